@@ -1,0 +1,148 @@
+//! Builds the running server: connections, schema, router.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use axum::{Router, extract::DefaultBodyLimit, routing::get};
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
+
+use crate::{
+    auth::tokens::TokenKeys,
+    config::ServeSettings,
+    db,
+    graphql::{self, FolioSchema},
+    http,
+    services::accounts::AuthSettings,
+};
+
+/// What every request shares: one instance of this per process.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub auth: Arc<AuthSettings>,
+    pub redis: Option<redis::aio::ConnectionManager>,
+}
+
+/// The router's state: the shared state plus the schema built over it.
+#[derive(Clone)]
+pub struct HttpState {
+    pub app: AppState,
+    pub schema: FolioSchema,
+}
+
+/// A server bound to its port, ready to run. Binding happens in `build`, so a
+/// test or benchmark can ask for port 0 and read the real port before serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pub state: AppState,
+}
+
+impl Application {
+    pub async fn build(settings: ServeSettings) -> anyhow::Result<Self> {
+        let secret = settings.jwt_secret()?;
+        let db = db::connect(
+            &settings.database.database_url,
+            settings.database.db_max_connections,
+        )
+        .await
+        .context("connecting to the database")?;
+        if !settings.skip_migrations {
+            db::migrate(&db).await.context("migrating the database")?;
+        }
+        let redis = match &settings.redis_url {
+            Some(url) => Some(connect_redis(url).await?),
+            None => None,
+        };
+        let state = AppState {
+            db,
+            auth: Arc::new(AuthSettings {
+                keys: TokenKeys::new(
+                    &secret,
+                    chrono::Duration::seconds(settings.access_token_ttl.into()),
+                ),
+                refresh_ttl: chrono::Duration::seconds(settings.refresh_token_ttl.into()),
+            }),
+            redis,
+        };
+        let schema = graphql::build_schema(Some(state.clone()));
+        let router = router(
+            HttpState {
+                app: state.clone(),
+                schema,
+            },
+            &settings,
+        );
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("binding {}", settings.bind))?;
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|addr| addr.port())
+            .unwrap_or_default()
+    }
+
+    /// Serves until SIGINT/SIGTERM, finishing requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(address = %self.listener.local_addr()?, "Folio is listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
+    let client = redis::Client::open(url).context("parsing REDIS_URL")?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(5)))
+        .set_response_timeout(Some(Duration::from_secs(5)));
+    redis::aio::ConnectionManager::new_with_config(client, config)
+        .await
+        .context("connecting to Redis")
+}
+
+fn router(state: HttpState, settings: &ServeSettings) -> Router {
+    Router::new()
+        .route(
+            "/graphql",
+            get(http::graphql::handle).post(http::graphql::handle),
+        )
+        .route("/playground", get(http::playground::page))
+        .route("/health/live", get(http::health::live))
+        .route("/health/ready", get(http::health::ready))
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,156 @@
+//! Settings, read from the environment (or the equivalent flags) and checked
+//! once at startup: a server that starts is a server that is configured.
+
+use std::net::SocketAddr;
+
+use clap::{Args, ValueEnum};
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// Postgres (`postgres://…`) or SQLite (`sqlite://path?mode=rwc`) URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://folio.db?mode=rwc"
+    )]
+    pub database_url: String,
+
+    /// Size of the connection pool.
+    #[arg(long, env = "FOLIO_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything `folio serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    /// Redis URL; without it, caches and limits are kept in process.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key, so several deployments (or test runs) can
+    /// share one Redis.
+    #[arg(long, env = "FOLIO_REDIS_PREFIX", default_value = "folio:")]
+    pub redis_prefix: String,
+
+    /// Address to listen on.
+    #[arg(long, env = "FOLIO_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// `production` refuses to start without a strong JWT secret.
+    #[arg(long, env = "FOLIO_ENV", value_enum, default_value = "development")]
+    pub environment: Environment,
+
+    /// HMAC key for access tokens: at least 32 bytes. Shared by every instance.
+    #[arg(long, env = "FOLIO_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "FOLIO_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    pub access_token_ttl: u32,
+
+    /// Refresh token lifetime in seconds.
+    #[arg(long, env = "FOLIO_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl: u32,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "FOLIO_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Skip migrations at startup (run `folio migrate` separately instead).
+    #[arg(long, env = "FOLIO_SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
+}
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("FOLIO_JWT_SECRET must be set when FOLIO_ENV=production")]
+    MissingJwtSecret,
+    #[error("FOLIO_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (got {0})")]
+    WeakJwtSecret(usize),
+    #[error("FOLIO_ACCESS_TOKEN_TTL and FOLIO_REFRESH_TOKEN_TTL must be positive")]
+    ZeroTokenLifetime,
+}
+
+impl ServeSettings {
+    /// The JWT secret to use. In development a missing secret is replaced by a
+    /// random one (tokens then die with the process); in production it is an
+    /// error, as is a short secret anywhere.
+    pub fn jwt_secret(&self) -> Result<Vec<u8>, ConfigError> {
+        if self.access_token_ttl == 0 || self.refresh_token_ttl == 0 {
+            return Err(ConfigError::ZeroTokenLifetime);
+        }
+        match (&self.jwt_secret, self.environment) {
+            (Some(secret), _) if secret.len() < MIN_JWT_SECRET_BYTES => {
+                Err(ConfigError::WeakJwtSecret(secret.len()))
+            }
+            (Some(secret), _) => Ok(secret.as_bytes().to_vec()),
+            (None, Environment::Production) => Err(ConfigError::MissingJwtSecret),
+            (None, Environment::Development) => {
+                tracing::warn!(
+                    "FOLIO_JWT_SECRET is not set: using a random secret; tokens will not survive a restart"
+                );
+                let mut secret = vec![0u8; 32];
+                rand::fill(&mut secret[..]);
+                Ok(secret)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeSettings,
+    }
+
+    fn settings(args: &[&str]) -> ServeSettings {
+        Cli::parse_from(std::iter::once("folio").chain(args.iter().copied())).serve
+    }
+
+    #[test]
+    fn production_requires_a_strong_secret() {
+        let production = settings(&["--environment", "production"]);
+        assert_eq!(production.jwt_secret(), Err(ConfigError::MissingJwtSecret));
+        let weak = settings(&["--environment", "production", "--jwt-secret", "short"]);
+        assert_eq!(weak.jwt_secret(), Err(ConfigError::WeakJwtSecret(5)));
+        let strong = settings(&[
+            "--environment",
+            "production",
+            "--jwt-secret",
+            &"k".repeat(32),
+        ]);
+        assert_eq!(strong.jwt_secret().unwrap().len(), 32);
+    }
+
+    #[test]
+    fn development_defaults_need_no_setup() {
+        let dev = settings(&[]);
+        assert_eq!(dev.bind.to_string(), "127.0.0.1:8080");
+        assert!(dev.database.database_url.starts_with("sqlite://"));
+        assert_eq!(dev.jwt_secret().unwrap().len(), 32);
+    }
+}

@@ -1,0 +1,67 @@
+//! Database connection and the storage model.
+
+pub mod entities;
+
+use std::time::Duration;
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqlErr,
+};
+
+/// Opens the pool. SQLite gets WAL so readers never wait for the writer, which
+/// matters because the embedded default serves concurrent HTTP requests.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+    }
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// A named unique constraint, as Postgres names it and as SQLite reports it
+/// (SQLite's message names the columns, not the index).
+pub struct UniqueConstraint {
+    pub name: &'static str,
+    pub sqlite_columns: &'static str,
+}
+
+pub const USERS_USERNAME: UniqueConstraint = UniqueConstraint {
+    name: "users_username_key",
+    sqlite_columns: "users.username",
+};
+pub const USERS_EMAIL: UniqueConstraint = UniqueConstraint {
+    name: "users_email_key",
+    sqlite_columns: "users.email",
+};
+pub const ARTICLES_SLUG: UniqueConstraint = UniqueConstraint {
+    name: "articles_slug_key",
+    sqlite_columns: "articles.slug",
+};
+pub const TAGS_NAME: UniqueConstraint = UniqueConstraint {
+    name: "tags_name_key",
+    sqlite_columns: "tags.name",
+};
+
+impl UniqueConstraint {
+    /// Whether `err` is a violation of this constraint.
+    pub fn violated_by(&self, err: &DbErr) -> bool {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(message)) => {
+                message.contains(self.name) || message.contains(self.sqlite_columns)
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The one place where errors become what clients see.
+//!
+//! Resolvers return service errors with `?`; async-graphql keeps the original
+//! error as the `source` of the GraphQL error, and this extension reads it back
+//! to set the message and `extensions.code` (plus `field` for input errors).
+//! Anything without a known source is treated as internal: logged in full,
+//! answered as INTERNAL_SERVER_ERROR with no detail, so SQL, paths or stack
+//! traces never reach a client.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    Response, ServerError, ServerResult, ValidationResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    },
+    parser::types::ExecutableDocument,
+};
+
+use crate::services::ServiceError;
+
+pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+pub const FORBIDDEN: &str = "FORBIDDEN";
+pub const NOT_FOUND: &str = "NOT_FOUND";
+pub const CONFLICT: &str = "CONFLICT";
+pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+
+const INTERNAL_MESSAGE: &str = "Internal server error";
+
+/// The client-facing code of a service error.
+pub fn code_of(err: &ServiceError) -> &'static str {
+    match err {
+        ServiceError::Invalid(_) => BAD_USER_INPUT,
+        ServiceError::Conflict { .. } => CONFLICT,
+        ServiceError::NotFound(_) => NOT_FOUND,
+        ServiceError::Unauthenticated(_) => UNAUTHENTICATED,
+        ServiceError::Forbidden(_) => FORBIDDEN,
+        ServiceError::Database(_) | ServiceError::Hash(_) | ServiceError::Token(_) => {
+            INTERNAL_SERVER_ERROR
+        }
+    }
+}
+
+/// Gives `err` its client-facing message and extensions.
+pub fn classify(err: &mut ServerError) {
+    if err
+        .extensions
+        .as_ref()
+        .is_some_and(|extensions| extensions.get("code").is_some())
+    {
+        return;
+    }
+    let source = err
+        .source::<ServiceError>()
+        .or_else(|| err.source::<Arc<ServiceError>>().map(AsRef::as_ref));
+    let (code, field, message) = match source {
+        Some(source) => {
+            let code = code_of(source);
+            let field = match source {
+                ServiceError::Invalid(invalid) => Some(invalid.field),
+                ServiceError::Conflict { field, .. } => Some(*field),
+                _ => None,
+            };
+            (
+                code,
+                field,
+                (code != INTERNAL_SERVER_ERROR).then(|| source.to_string()),
+            )
+        }
+        None => (INTERNAL_SERVER_ERROR, None, None),
+    };
+    if code == INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %err.message, path = ?err.path, "internal error while resolving");
+    }
+    err.message = message.unwrap_or_else(|| INTERNAL_MESSAGE.to_owned());
+    set_code(err, code);
+    if let Some(field) = field {
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("field", field);
+    }
+}
+
+fn set_code(err: &mut ServerError, code: &'static str) {
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+}
+
+/// Installs the error mapping on a schema.
+pub struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for err in &mut response.errors {
+            classify(err);
+        }
+        response
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        next.run(ctx, query, variables).await.map_err(|mut err| {
+            set_code(&mut err, GRAPHQL_PARSE_FAILED);
+            err
+        })
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        next.run(ctx).await.map_err(|mut errors| {
+            for err in &mut errors {
+                set_code(err, GRAPHQL_VALIDATION_FAILED);
+            }
+            errors
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! The GraphQL layer: thin types over the service layer.
+
+mod connection;
+mod context;
+pub mod errors;
+mod inputs;
+mod loaders;
+mod mutation;
+mod query;
+mod types;
+
+use async_graphql::{EmptySubscription, Schema};
+
+pub use context::RequestData;
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+
+use crate::app::AppState;
+
+pub type FolioSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Builds the schema. `state` is shared by every request; per-request data
+/// (viewer, loaders) is attached by the HTTP handler.
+pub fn build_schema(state: Option<AppState>) -> FolioSchema {
+    let mut builder =
+        Schema::build(QueryRoot, MutationRoot, EmptySubscription).extension(errors::ErrorCodes);
+    if let Some(state) = state {
+        builder = builder.data(state);
+    }
+    builder.finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema(None).sdl()
+}

@@ -1,0 +1,180 @@
+use async_graphql::{Context, ID, Object};
+
+use super::{
+    context::ContextExt,
+    inputs::{
+        CreateArticleInput, LoginInput, RegisterInput, Role, UpdateArticleInput, UpdateViewerInput,
+    },
+    types::{Article, AuthPayload, Comment, User},
+};
+use crate::{
+    domain::{CommentBody, GlobalId, NodeKind},
+    services::{ServiceError, accounts, articles, comments, social, users},
+};
+
+pub struct MutationRoot;
+
+fn article_id(field: &'static str, id: &ID) -> Result<i64, ServiceError> {
+    Ok(GlobalId::decode_as(field, id, NodeKind::Article)?)
+}
+
+#[Object(name = "Mutation")]
+impl MutationRoot {
+    /// Creates an account and logs it in.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> Result<AuthPayload, ServiceError> {
+        let registration = input.try_into()?;
+        let state = ctx.state();
+        Ok(accounts::register(&state.db, &state.auth, registration)
+            .await?
+            .into())
+    }
+
+    /// Wrong email and wrong password give the same UNAUTHENTICATED error.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        input: LoginInput,
+    ) -> Result<AuthPayload, ServiceError> {
+        let state = ctx.state();
+        Ok(
+            accounts::login(&state.db, &state.auth, &input.email, &input.password)
+                .await?
+                .into(),
+        )
+    }
+
+    /// Exchanges a refresh token for new tokens. Each refresh token works once;
+    /// presenting a used one again ends the session it belongs to.
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> Result<AuthPayload, ServiceError> {
+        let state = ctx.state();
+        Ok(accounts::refresh(&state.db, &state.auth, &refresh_token)
+            .await?
+            .into())
+    }
+
+    /// Ends the session of this refresh token; false when there was none.
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool, ServiceError> {
+        accounts::logout(ctx.db(), &refresh_token).await
+    }
+
+    /// Changing the password ends every session of the account.
+    async fn update_viewer(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateViewerInput,
+    ) -> Result<User, ServiceError> {
+        let changes = input.try_into()?;
+        Ok(accounts::update_viewer(ctx.db(), ctx.viewer(), changes)
+            .await?
+            .into())
+    }
+
+    async fn create_article(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateArticleInput,
+    ) -> Result<Article, ServiceError> {
+        let new = input.try_into()?;
+        Ok(Article(
+            articles::create(ctx.db(), ctx.viewer(), new).await?,
+        ))
+    }
+
+    async fn update_article(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateArticleInput,
+    ) -> Result<Article, ServiceError> {
+        let id = article_id("id", &id)?;
+        let changes = input.try_into()?;
+        Ok(Article(
+            articles::update(ctx.db(), ctx.viewer(), id, changes).await?,
+        ))
+    }
+
+    async fn publish_article(&self, ctx: &Context<'_>, id: ID) -> Result<Article, ServiceError> {
+        let id = article_id("id", &id)?;
+        Ok(Article(
+            articles::publish(ctx.db(), ctx.viewer(), id).await?,
+        ))
+    }
+
+    /// Returns the id of the deleted article.
+    async fn delete_article(&self, ctx: &Context<'_>, id: ID) -> Result<ID, ServiceError> {
+        let article = article_id("id", &id)?;
+        articles::delete(ctx.db(), ctx.viewer(), article).await?;
+        Ok(id)
+    }
+
+    async fn favorite_article(&self, ctx: &Context<'_>, id: ID) -> Result<Article, ServiceError> {
+        let id = article_id("id", &id)?;
+        Ok(Article(social::favorite(ctx.db(), ctx.viewer(), id).await?))
+    }
+
+    async fn unfavorite_article(&self, ctx: &Context<'_>, id: ID) -> Result<Article, ServiceError> {
+        let id = article_id("id", &id)?;
+        Ok(Article(
+            social::unfavorite(ctx.db(), ctx.viewer(), id).await?,
+        ))
+    }
+
+    async fn follow_user(&self, ctx: &Context<'_>, username: String) -> Result<User, ServiceError> {
+        Ok(social::follow(ctx.db(), ctx.viewer(), &username)
+            .await?
+            .into())
+    }
+
+    async fn unfollow_user(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> Result<User, ServiceError> {
+        Ok(social::unfollow(ctx.db(), ctx.viewer(), &username)
+            .await?
+            .into())
+    }
+
+    async fn add_comment(
+        &self,
+        ctx: &Context<'_>,
+        article_id: ID,
+        body: String,
+    ) -> Result<Comment, ServiceError> {
+        let article = self::article_id("articleId", &article_id)?;
+        let body = CommentBody::parse(&body)?;
+        Ok(Comment(
+            comments::add(ctx.db(), ctx.viewer(), article, body).await?,
+        ))
+    }
+
+    /// Allowed to the comment's author, the article's author, MODERATOR and
+    /// ADMIN. Returns the id of the deleted comment.
+    async fn delete_comment(&self, ctx: &Context<'_>, id: ID) -> Result<ID, ServiceError> {
+        let comment = GlobalId::decode_as("id", &id, NodeKind::Comment)?;
+        comments::delete(ctx.db(), ctx.viewer(), comment).await?;
+        Ok(id)
+    }
+
+    /// ADMIN only.
+    async fn set_user_role(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        role: Role,
+    ) -> Result<User, ServiceError> {
+        Ok(
+            users::set_role(ctx.db(), ctx.viewer(), &username, role.into())
+                .await?
+                .into(),
+        )
+    }
+}

@@ -1,0 +1,148 @@
+use async_graphql::{Context, ID, Object};
+
+use super::{
+    connection::{ListConnection, connection, page_request},
+    context::ContextExt,
+    inputs::{ArticleFilter, ArticleOrder},
+    types::{Article, Comment, Node, Tag, User},
+};
+use crate::{
+    domain::{GlobalId, NodeKind, PageRequest},
+    policy,
+    services::{ServiceError, articles, comments, tags, users},
+};
+
+pub struct QueryRoot;
+
+#[Object(name = "Query")]
+impl QueryRoot {
+    /// Refetches any object by its global id; null when it does not exist or
+    /// the viewer may not see it.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let id = GlobalId::decode("id", &id).map_err(ServiceError::from)?;
+        node(ctx, id).await
+    }
+
+    /// Refetches several objects; each entry is null when that object does not
+    /// exist or is not visible.
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
+        let ids = ids
+            .iter()
+            .map(|id| GlobalId::decode("ids", id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ServiceError::from)?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.push(node(ctx, id).await?);
+        }
+        Ok(found)
+    }
+
+    /// The logged-in user, or null when anonymous.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(viewer) = ctx.viewer() else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .loaders()
+            .users
+            .load_one(viewer.id)
+            .await?
+            .map(User::from))
+    }
+
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> Result<Option<User>, ServiceError> {
+        Ok(users::by_username(ctx.db(), &username)
+            .await?
+            .map(User::from))
+    }
+
+    /// A draft is visible to its author and to ADMIN only; null for others.
+    async fn article(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+    ) -> Result<Option<Article>, ServiceError> {
+        Ok(articles::by_slug(ctx.db(), ctx.viewer(), &slug)
+            .await?
+            .map(Article))
+    }
+
+    /// Published articles.
+    // Relay's four pagination arguments plus filter and order are the API.
+    #[allow(clippy::too_many_arguments)]
+    async fn articles(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<ArticleFilter>,
+        order_by: Option<ArticleOrder>,
+    ) -> Result<ListConnection<Article>, ServiceError> {
+        let order = articles::ArticleOrder::from(order_by);
+        let request = page_request(order.scope(), first, after, last, before)?;
+        let filter = filter.unwrap_or_default().into();
+        let page = articles::list(ctx.db(), &filter, order, &request).await?;
+        Ok(connection(page, Article))
+    }
+
+    /// Published articles by the authors the viewer follows, newest first.
+    /// UNAUTHENTICATED when anonymous.
+    async fn feed(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ListConnection<Article>, ServiceError> {
+        let scope = articles::ArticleOrder::default().scope();
+        let request = page_request(scope, first, after, last, before)?;
+        let page = articles::feed(ctx.db(), ctx.viewer(), &request).await?;
+        Ok(connection(page, Article))
+    }
+
+    /// Tags in use, most used first.
+    async fn tags(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ListConnection<Tag>, ServiceError> {
+        let request: PageRequest = page_request(tags::SCOPE, first, after, None, None)?;
+        let page = tags::popular(ctx.db(), &request).await?;
+        Ok(connection(page, Tag::from))
+    }
+}
+
+async fn node(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<Option<Node>> {
+    let viewer = ctx.viewer();
+    Ok(match id.kind {
+        NodeKind::User => ctx
+            .loaders()
+            .users
+            .load_one(id.id)
+            .await?
+            .map(|user| Node::User(user.into())),
+        NodeKind::Article => ctx
+            .loaders()
+            .articles
+            .load_one(id.id)
+            .await?
+            .filter(|article| policy::can_read_article(viewer, article))
+            .map(|article| Node::Article(Article(article))),
+        NodeKind::Comment => comments::visible(ctx.db(), viewer, id.id)
+            .await?
+            .map(|(comment, _)| Node::Comment(Comment(comment))),
+    })
+}

@@ -1,0 +1,186 @@
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+
+use super::{Article, global_id};
+use crate::{
+    db::entities::user,
+    domain::NodeKind,
+    graphql::{
+        connection::{ListConnection, connection, page_request},
+        context::ContextExt,
+        inputs::{ArticleOrder, Role},
+    },
+    policy::{self, Viewer},
+    services::{
+        ServiceError, articles,
+        social::{self, FollowSide},
+    },
+};
+
+/// A user, resolved for the request's viewer, or for `acting` when set: the
+/// payload of `register`/`login` is read by the person who just logged in,
+/// although the request itself was anonymous.
+pub struct User(pub user::Model, pub Option<Viewer>);
+
+impl From<user::Model> for User {
+    fn from(model: user::Model) -> Self {
+        Self(model, None)
+    }
+}
+
+#[Object]
+impl User {
+    pub async fn id(&self) -> ID {
+        global_id(NodeKind::User, self.0.id)
+    }
+
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+
+    async fn bio(&self) -> Option<&str> {
+        self.0.bio.as_deref()
+    }
+
+    async fn image(&self) -> Option<&str> {
+        self.0.image.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Visible to the user themself and to ADMIN; others get null and a
+    /// FORBIDDEN error at this path.
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>, ServiceError> {
+        self.private(ctx)?;
+        Ok(Some(&self.0.email))
+    }
+
+    /// Visible to the user themself and to ADMIN.
+    async fn role(&self, ctx: &Context<'_>) -> Result<Option<Role>, ServiceError> {
+        self.private(ctx)?;
+        Ok(Some(self.0.role.into()))
+    }
+
+    /// Published articles by this user.
+    async fn articles(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        order_by: Option<ArticleOrder>,
+    ) -> Result<ListConnection<Article>, ServiceError> {
+        let order = articles::ArticleOrder::from(order_by);
+        let request = page_request(order.scope(), first, after, last, before)?;
+        let page = articles::by_author(ctx.db(), self.0.id, order, &request).await?;
+        Ok(connection(page, Article))
+    }
+
+    /// Unpublished articles: only the user themself sees any.
+    async fn drafts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<ListConnection<Article>, ServiceError> {
+        let request = page_request(articles::DRAFTS_SCOPE, first, after, None, None)?;
+        let page = articles::drafts(ctx.db(), self.viewer(ctx), self.0.id, &request).await?;
+        Ok(connection(page, Article))
+    }
+
+    /// Articles this user favorited, most recent first.
+    async fn favorites(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ListConnection<Article>, ServiceError> {
+        let request = page_request("favorites", first, after, last, before)?;
+        let page = social::favorites(ctx.db(), self.0.id, &request).await?;
+        Ok(connection(page, Article))
+    }
+
+    /// People following this user, most recent first.
+    async fn followers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ListConnection<User>, ServiceError> {
+        self.follows(ctx, FollowSide::Followers, first, after, last, before)
+            .await
+    }
+
+    /// People this user follows, most recent first.
+    async fn following(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ListConnection<User>, ServiceError> {
+        self.follows(ctx, FollowSide::Following, first, after, last, before)
+            .await
+    }
+
+    async fn followers_count(&self, ctx: &Context<'_>) -> Result<i64, ServiceError> {
+        social::follow_count(ctx.db(), self.0.id, FollowSide::Followers).await
+    }
+
+    async fn following_count(&self, ctx: &Context<'_>) -> Result<i64, ServiceError> {
+        social::follow_count(ctx.db(), self.0.id, FollowSide::Following).await
+    }
+
+    /// Whether the viewer follows this user; false when anonymous.
+    async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        Ok(ctx
+            .loaders()
+            .following
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or(false))
+    }
+}
+
+impl User {
+    /// Acting as `viewer` instead of the request's viewer.
+    pub fn seen_by(model: user::Model, viewer: Viewer) -> Self {
+        Self(model, Some(viewer))
+    }
+
+    fn viewer<'a>(&'a self, ctx: &'a Context<'_>) -> Option<&'a Viewer> {
+        self.1.as_ref().or_else(|| ctx.viewer())
+    }
+
+    fn private(&self, ctx: &Context<'_>) -> Result<(), ServiceError> {
+        if policy::can_read_private_profile(self.viewer(ctx), self.0.id) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(
+                "only the user themself or an ADMIN may see this field",
+            ))
+        }
+    }
+
+    async fn follows(
+        &self,
+        ctx: &Context<'_>,
+        side: FollowSide,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<ListConnection<User>, ServiceError> {
+        let request = page_request(side.scope(), first, after, last, before)?;
+        let page = social::follows(ctx.db(), self.0.id, side, &request).await?;
+        Ok(connection(page, User::from))
+    }
+}

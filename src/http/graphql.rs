@@ -1,0 +1,174 @@
+//! `GET` and `POST /graphql`: authenticate, attach per-request data, execute.
+
+use async_graphql::{
+    BatchRequest, BatchResponse, Request, Response, ServerError, parser::types::OperationType,
+};
+use async_graphql_axum::GraphQLBatchRequest;
+use axum::{
+    extract::State,
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response as HttpResponse},
+};
+
+use crate::{
+    app::{AppState, HttpState},
+    graphql::{RequestData, errors},
+    policy::Viewer,
+    services::users,
+};
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+pub async fn handle(
+    State(state): State<HttpState>,
+    method: Method,
+    headers: HeaderMap,
+    request: GraphQLBatchRequest,
+) -> HttpResponse {
+    let viewer = match authenticate(&state.app, &headers).await {
+        Ok(viewer) => viewer,
+        Err(rejection) => return rejection,
+    };
+    let mut batch = request.into_inner();
+    // GET must not change anything: GET requests can be triggered cross-site
+    // and are cached by intermediaries.
+    if method == Method::GET && batch.iter_mut().any(is_mutation) {
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations are only accepted over POST",
+            errors::BAD_USER_INPUT,
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let batch = match batch {
+        BatchRequest::Single(request) => {
+            BatchRequest::Single(with_data(&state.app, viewer, request))
+        }
+        BatchRequest::Batch(requests) => BatchRequest::Batch(
+            requests
+                .into_iter()
+                .map(|request| with_data(&state.app, viewer, request))
+                .collect(),
+        ),
+    };
+    let response = state.schema.execute_batch(batch).await;
+    respond(&headers, response)
+}
+
+fn with_data(state: &AppState, viewer: Option<Viewer>, request: Request) -> Request {
+    request.data(RequestData::new(state, viewer))
+}
+
+fn is_mutation(request: &mut Request) -> bool {
+    let operation_name = request.operation_name.clone();
+    // Unparseable queries fall through to execution, which reports them.
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let operation = match &operation_name {
+        Some(name) => document
+            .operations
+            .iter()
+            .find(|(op_name, _)| op_name.is_some_and(|op| op.as_str() == name))
+            .map(|(_, operation)| operation),
+        None => document.operations.iter().next().map(|(_, op)| op),
+    };
+    operation.is_some_and(|operation| operation.node.ty != OperationType::Query)
+}
+
+/// The viewer named by `Authorization: Bearer …`. No header means anonymous;
+/// a header with a bad or expired token is refused outright (401) so the
+/// client knows to refresh instead of silently getting anonymous answers.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Viewer>, HttpResponse> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let unauthenticated = |message: &str| {
+        let mut response =
+            error_response(StatusCode::UNAUTHORIZED, message, errors::UNAUTHENTICATED);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| unauthenticated("the Authorization header must be \"Bearer <token>\""))?;
+    let user_id = state
+        .auth
+        .keys
+        .verify_access(token)
+        .map_err(|_| unauthenticated("the access token is invalid or expired"))?;
+    match users::by_id(&state.db, user_id).await {
+        Ok(Some(user)) => Ok(Some(Viewer {
+            id: user.id,
+            role: user.role,
+        })),
+        Ok(None) => Err(unauthenticated("the access token's user no longer exists")),
+        Err(err) => {
+            tracing::error!(error = %err, "loading the viewer failed");
+            Err(error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+                errors::INTERNAL_SERVER_ERROR,
+            ))
+        }
+    }
+}
+
+fn error_response(status: StatusCode, message: &str, code: &'static str) -> HttpResponse {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    let body = Response::from_errors(vec![error]);
+    (status, json(&body)).into_response()
+}
+
+fn json(body: &impl serde::Serialize) -> ([(header::HeaderName, &'static str); 1], String) {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(body).unwrap_or_else(|_| "{}".to_owned()),
+    )
+}
+
+/// Serializes the response in the media type the client asked for. With
+/// `application/graphql-response+json`, a request that failed before
+/// execution (no `data`) is a 400, as GraphQL over HTTP specifies.
+fn respond(headers: &HeaderMap, response: BatchResponse) -> HttpResponse {
+    let wants_graphql_json = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains(GRAPHQL_RESPONSE_JSON));
+    let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned());
+    if !wants_graphql_json {
+        return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    }
+    let failed_before_execution = match &response {
+        BatchResponse::Single(single) => {
+            single.data == async_graphql::Value::Null && !single.errors.is_empty()
+        }
+        BatchResponse::Batch(_) => false,
+    };
+    let status = if failed_before_execution {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, GRAPHQL_RESPONSE_JSON)],
+        body,
+    )
+        .into_response()
+}

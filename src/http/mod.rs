@@ -1,0 +1,5 @@
+//! HTTP endpoints around the schema.
+
+pub mod graphql;
+pub mod health;
+pub mod playground;

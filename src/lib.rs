@@ -1,0 +1,13 @@
+//! Folio: a GraphQL API server for a publishing platform.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod graphql;
+pub mod http;
+pub mod policy;
+pub mod services;
+
+pub use app::Application;

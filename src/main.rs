@@ -1,0 +1,144 @@
+//! The `folio` command: serve, migrate, print the schema, manage users.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use folio::{
+    Application,
+    config::{DatabaseSettings, LogFormat, ServeSettings},
+    db::{self, entities::user::Role},
+    graphql,
+    services::users,
+};
+use migrations::{Migrator, MigratorTrait};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "folio",
+    version,
+    about = "A GraphQL API server for a publishing platform"
+)]
+struct Cli {
+    /// `text` for people, `json` for log collectors.
+    #[arg(
+        long,
+        env = "FOLIO_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(Box<ServeSettings>),
+    /// Apply pending migrations, or roll back.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        /// Roll back this many migrations instead of applying.
+        #[arg(long)]
+        down: Option<u32>,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Give a user a role, e.g. make the first ADMIN.
+    Promote {
+        username: String,
+        #[arg(value_enum)]
+        role: CliRole,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "UPPER")]
+enum CliRole {
+    User,
+    Moderator,
+    Admin,
+}
+
+impl From<CliRole> for Role {
+    fn from(role: CliRole) -> Self {
+        match role {
+            CliRole::User => Role::User,
+            CliRole::Moderator => Role::Moderator,
+            CliRole::Admin => Role::Admin,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let command = match cli.command {
+        Some(command) => command,
+        // `folio` alone serves, configured from the environment.
+        None => Command::Serve(Box::new(ServeArgs::parse_from(["folio"]).settings)),
+    };
+    match command {
+        Command::Serve(settings) => {
+            let app = Application::build(*settings).await?;
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate { database, down } => {
+            let db = db::connect(&database.database_url, 1).await?;
+            match down {
+                Some(steps) => Migrator::down(&db, Some(steps)).await?,
+                None => Migrator::up(&db, None).await?,
+            }
+            println!("migrations done");
+        }
+        Command::Schema => print!("{}", graphql::sdl()),
+        Command::User {
+            command:
+                UserCommand::Promote {
+                    username,
+                    role,
+                    database,
+                },
+        } => {
+            let db = db::connect(&database.database_url, 1).await?;
+            db::migrate(&db).await?;
+            let user = users::assign_role(&db, &username, role.into())
+                .await
+                .with_context(|| format!("promoting {username}"))?;
+            println!("{} is now {:?}", user.username, user.role);
+        }
+    }
+    Ok(())
+}
+
+/// Serve settings parsed from the environment alone.
+#[derive(Parser)]
+struct ServeArgs {
+    #[command(flatten)]
+    settings: ServeSettings,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

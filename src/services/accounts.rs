@@ -1,0 +1,269 @@
+//! Registration, login and refresh-token sessions.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Set, TransactionTrait, sea_query::Expr,
+};
+
+use super::{ServiceError, ServiceResult, now, require_viewer};
+use crate::{
+    auth::{
+        password,
+        tokens::{self, TokenKeys},
+    },
+    db::{
+        self,
+        entities::{session, user},
+    },
+    domain::{Bio, Email, ImageUrl, Password, Username},
+    policy::Viewer,
+};
+
+/// What issuing credentials needs.
+#[derive(Clone)]
+pub struct AuthSettings {
+    pub keys: TokenKeys,
+    pub refresh_ttl: Duration,
+}
+
+/// A logged-in session handed to the client.
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: user::Model,
+}
+
+pub struct Registration {
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
+}
+
+const BAD_CREDENTIALS: &str = "invalid email or password";
+const BAD_REFRESH_TOKEN: &str = "the refresh token is invalid, expired or revoked";
+
+pub async fn register(
+    db: &DatabaseConnection,
+    auth: &AuthSettings,
+    registration: Registration,
+) -> ServiceResult<Session> {
+    let password_hash = password::hash(&registration.password).await?;
+    let now = now();
+    let txn = db.begin().await?;
+    let user = user::ActiveModel {
+        username: Set(registration.username.into_inner()),
+        email: Set(registration.email.into_inner()),
+        password_hash: Set(password_hash),
+        role: Set(user::Role::User),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(account_conflict)?;
+    let session = start_session(&txn, auth, user).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+pub async fn login(
+    db: &DatabaseConnection,
+    auth: &AuthSettings,
+    email: &str,
+    password: &str,
+) -> ServiceResult<Session> {
+    // An unparseable email cannot belong to an account; treat it like an
+    // unknown one (same error, same hashing work) rather than as bad input.
+    let found = match Email::parse(email) {
+        Ok(email) => {
+            user::Entity::find()
+                .filter(user::Column::Email.eq(email.as_str()))
+                .one(db)
+                .await?
+        }
+        Err(_) => None,
+    };
+    let stored = found.as_ref().map(|user| user.password_hash.clone());
+    if !password::verify(password, stored).await? {
+        return Err(ServiceError::Unauthenticated(BAD_CREDENTIALS));
+    }
+    let user = found.ok_or(ServiceError::Unauthenticated(BAD_CREDENTIALS))?;
+    let txn = db.begin().await?;
+    let session = start_session(&txn, auth, user).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Exchanges a refresh token for a new one in the same family. A token that
+/// was already exchanged is proof that it leaked (the legitimate client holds
+/// the newer one), so presenting it again revokes the whole family.
+pub async fn refresh(
+    db: &DatabaseConnection,
+    auth: &AuthSettings,
+    refresh_token: &str,
+) -> ServiceResult<Session> {
+    let hash = tokens::hash_refresh_token(refresh_token);
+    let Some(current) = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(hash))
+        .one(db)
+        .await?
+    else {
+        return Err(ServiceError::Unauthenticated(BAD_REFRESH_TOKEN));
+    };
+    let now = now();
+    if current.revoked_at.is_some() || current.expires_at <= now {
+        return Err(ServiceError::Unauthenticated(BAD_REFRESH_TOKEN));
+    }
+    let txn = db.begin().await?;
+    // Compare-and-set: of two concurrent uses of one token exactly one wins;
+    // the loser is treated as reuse.
+    let rotated = session::Entity::update_many()
+        .col_expr(session::Column::RotatedAt, Expr::val(now))
+        .filter(session::Column::Id.eq(current.id))
+        .filter(session::Column::RotatedAt.is_null())
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if rotated.rows_affected != 1 {
+        txn.rollback().await?;
+        revoke_family(db, &current.family_id).await?;
+        tracing::warn!(
+            user_id = current.user_id,
+            "refresh token reuse: session family revoked"
+        );
+        return Err(ServiceError::Unauthenticated(BAD_REFRESH_TOKEN));
+    }
+    let user = user::Entity::find_by_id(current.user_id)
+        .one(&txn)
+        .await?
+        .ok_or(ServiceError::Unauthenticated(BAD_REFRESH_TOKEN))?;
+    let session = issue(&txn, auth, user, current.family_id).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Ends the session (the whole family) that `refresh_token` belongs to.
+/// Answers whether there was a live session to end.
+pub async fn logout(db: &DatabaseConnection, refresh_token: &str) -> ServiceResult<bool> {
+    let hash = tokens::hash_refresh_token(refresh_token);
+    let Some(current) = session::Entity::find()
+        .filter(session::Column::TokenHash.eq(hash))
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    Ok(revoke_family(db, &current.family_id).await? > 0)
+}
+
+/// Changes to the viewer's own account; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct AccountChanges {
+    pub username: Option<Username>,
+    pub email: Option<Email>,
+    pub password: Option<Password>,
+    pub bio: Option<Bio>,
+    pub image: Option<ImageUrl>,
+}
+
+pub async fn update_viewer(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    changes: AccountChanges,
+) -> ServiceResult<user::Model> {
+    let viewer = require_viewer(viewer)?;
+    let password_hash = match &changes.password {
+        Some(password) => Some(password::hash(password).await?),
+        None => None,
+    };
+    let txn = db.begin().await?;
+    let current = user::Entity::find_by_id(viewer.id)
+        .one(&txn)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
+    let mut model: user::ActiveModel = current.into();
+    if let Some(username) = changes.username {
+        model.username = Set(username.into_inner());
+    }
+    if let Some(email) = changes.email {
+        model.email = Set(email.into_inner());
+    }
+    if let Some(bio) = changes.bio {
+        model.bio = Set(bio.into_inner());
+    }
+    if let Some(image) = changes.image {
+        model.image = Set(image.into_inner());
+    }
+    if let Some(hash) = password_hash {
+        model.password_hash = Set(hash);
+        // A new password ends every existing login, including a thief's.
+        session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::val(now()))
+            .filter(session::Column::UserId.eq(viewer.id))
+            .filter(session::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+    }
+    model.updated_at = Set(now());
+    let updated = model.update(&txn).await.map_err(account_conflict)?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+fn account_conflict(err: DbErr) -> ServiceError {
+    if db::USERS_USERNAME.violated_by(&err) {
+        ServiceError::conflict("username", "that username is taken")
+    } else if db::USERS_EMAIL.violated_by(&err) {
+        ServiceError::conflict("email", "an account with that email already exists")
+    } else {
+        ServiceError::Database(err)
+    }
+}
+
+async fn start_session<C: ConnectionTrait>(
+    db: &C,
+    auth: &AuthSettings,
+    user: user::Model,
+) -> ServiceResult<Session> {
+    issue(db, auth, user, tokens::new_family_id()).await
+}
+
+async fn issue<C: ConnectionTrait>(
+    db: &C,
+    auth: &AuthSettings,
+    user: user::Model,
+    family_id: String,
+) -> ServiceResult<Session> {
+    let (refresh_token, token_hash) = tokens::new_refresh_token();
+    let now = now();
+    session::ActiveModel {
+        user_id: Set(user.id),
+        family_id: Set(family_id),
+        token_hash: Set(token_hash),
+        expires_at: Set(now + auth.refresh_ttl),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let (access_token, expires_at) = auth.keys.issue_access(user.id)?;
+    Ok(Session {
+        access_token,
+        refresh_token,
+        expires_at,
+        user,
+    })
+}
+
+async fn revoke_family<C: ConnectionTrait>(db: &C, family_id: &str) -> Result<u64, DbErr> {
+    let result = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::val(now()))
+        .filter(session::Column::FamilyId.eq(family_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}

@@ -1,0 +1,627 @@
+//! Writing, publishing and listing articles.
+//!
+//! Only published articles appear in lists (`articles`, `feed`, a user's
+//! `articles`, favorites); a draft is reachable only by its author and ADMIN,
+//! by slug or id, and through its author's own `drafts`.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query},
+};
+
+use super::{
+    Page, ServiceError, ServiceResult, now,
+    pagination::{Keyset, paginate},
+    require_viewer,
+};
+use crate::{
+    db::{
+        self,
+        entities::{article, article_tag, favorite, follow, tag, user},
+    },
+    domain::{Body, CursorKey, Description, PageRequest, TagList, Title, slugify},
+    policy::{self, Viewer},
+};
+
+pub struct NewArticle {
+    pub title: Title,
+    pub description: Description,
+    pub body: Body,
+    pub tags: TagList,
+    pub publish: bool,
+}
+
+/// `None` leaves a field as it is. The slug does not follow title changes:
+/// links that were shared keep working.
+#[derive(Default)]
+pub struct ArticleChanges {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub body: Option<Body>,
+    pub tags: Option<TagList>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderField {
+    PublishedAt,
+    CreatedAt,
+    FavoritesCount,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArticleOrder {
+    pub field: OrderField,
+    pub descending: bool,
+}
+
+impl Default for ArticleOrder {
+    fn default() -> Self {
+        Self {
+            field: OrderField::PublishedAt,
+            descending: true,
+        }
+    }
+}
+
+impl ArticleOrder {
+    /// The cursor scope of a list in this order.
+    pub fn scope(self) -> &'static str {
+        match self.field {
+            OrderField::PublishedAt => "articles:published_at",
+            OrderField::CreatedAt => "articles:created_at",
+            OrderField::FavoritesCount => "articles:favorites_count",
+        }
+    }
+
+    fn keyset(self) -> Keyset<article::Entity> {
+        let (key, cursor_key): (_, fn(&article::Model) -> CursorKey) = match self.field {
+            // Lists hold published articles only, so published_at is set.
+            OrderField::PublishedAt => (article::Column::PublishedAt, |a| {
+                CursorKey::Time(a.published_at.unwrap_or(a.created_at))
+            }),
+            OrderField::CreatedAt => (article::Column::CreatedAt, |a| {
+                CursorKey::Time(a.created_at)
+            }),
+            OrderField::FavoritesCount => (article::Column::FavoritesCount, |a| {
+                CursorKey::Int(i64::from(a.favorites_count))
+            }),
+        };
+        Keyset {
+            scope: self.scope(),
+            key: Some(key),
+            id: article::Column::Id,
+            descending: self.descending,
+            cursor_key,
+            row_id: |a| a.id,
+        }
+    }
+}
+
+pub const DRAFTS_SCOPE: &str = "drafts";
+
+#[derive(Debug, Clone, Default)]
+pub struct ArticleFilter {
+    pub tag: Option<String>,
+    pub author: Option<String>,
+    pub favorited_by: Option<String>,
+    pub search: Option<String>,
+}
+
+fn published() -> Select<article::Entity> {
+    article::Entity::find().filter(article::Column::Status.eq(article::Status::Published))
+}
+
+/// The article with `id`, whatever its status; NOT_FOUND when there is none.
+pub async fn load<C: ConnectionTrait>(db: &C, id: i64) -> ServiceResult<article::Model> {
+    article::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ServiceError::NotFound("article"))
+}
+
+/// The article with `id` if the viewer may read it; NOT_FOUND otherwise, so a
+/// draft's existence is not revealed.
+pub async fn visible<C: ConnectionTrait>(
+    db: &C,
+    viewer: Option<&Viewer>,
+    id: i64,
+) -> ServiceResult<article::Model> {
+    let article = load(db, id).await?;
+    if policy::can_read_article(viewer, &article) {
+        Ok(article)
+    } else {
+        Err(ServiceError::NotFound("article"))
+    }
+}
+
+pub async fn by_slug(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    slug: &str,
+) -> ServiceResult<Option<article::Model>> {
+    Ok(article::Entity::find()
+        .filter(article::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .filter(|article| policy::can_read_article(viewer, article)))
+}
+
+/// Articles by id, with no visibility filter: callers apply the policy.
+pub async fn by_ids(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> ServiceResult<HashMap<i64, article::Model>> {
+    Ok(article::Entity::find()
+        .filter(article::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|article| (article.id, article))
+        .collect())
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    filter: &ArticleFilter,
+    order: ArticleOrder,
+    request: &PageRequest,
+) -> ServiceResult<Page<article::Model>> {
+    let mut select = published();
+    if let Some(tag) = &filter.tag {
+        select = select.filter(
+            article::Column::Id.in_subquery(
+                Query::select()
+                    .column((article_tag::Entity, article_tag::Column::ArticleId))
+                    .from(article_tag::Entity)
+                    .inner_join(
+                        tag::Entity,
+                        Expr::col((tag::Entity, tag::Column::Id))
+                            .equals((article_tag::Entity, article_tag::Column::TagId)),
+                    )
+                    .and_where(
+                        Expr::col((tag::Entity, tag::Column::Name)).eq(tag.trim().to_lowercase()),
+                    )
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(author) = &filter.author {
+        select = select.filter(article::Column::AuthorId.in_subquery(user_id_of(author)));
+    }
+    if let Some(username) = &filter.favorited_by {
+        select = select.filter(
+            article::Column::Id.in_subquery(
+                Query::select()
+                    .column(favorite::Column::ArticleId)
+                    .from(favorite::Entity)
+                    .and_where(favorite::Column::UserId.in_subquery(user_id_of(username)))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        let matches = |column: article::Column| {
+            Expr::expr(Func::lower(Expr::col((article::Entity, column))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        select = select.filter(
+            matches(article::Column::Title)
+                .or(matches(article::Column::Description))
+                .or(matches(article::Column::Body)),
+        );
+    }
+    paginate(db, select, &order.keyset(), request).await
+}
+
+fn user_id_of(username: &str) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .and_where(Expr::col(user::Column::Username).eq(username.trim().to_ascii_lowercase()))
+        .to_owned()
+}
+
+fn escape_like(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// Published articles by the authors the viewer follows, newest first.
+pub async fn feed(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    request: &PageRequest,
+) -> ServiceResult<Page<article::Model>> {
+    let viewer = require_viewer(viewer)?;
+    let select = published().filter(
+        article::Column::AuthorId.in_subquery(
+            Query::select()
+                .column(follow::Column::FolloweeId)
+                .from(follow::Entity)
+                .and_where(Expr::col(follow::Column::FollowerId).eq(viewer.id))
+                .to_owned(),
+        ),
+    );
+    paginate(db, select, &ArticleOrder::default().keyset(), request).await
+}
+
+pub async fn by_author(
+    db: &DatabaseConnection,
+    author_id: i64,
+    order: ArticleOrder,
+    request: &PageRequest,
+) -> ServiceResult<Page<article::Model>> {
+    let select = published().filter(article::Column::AuthorId.eq(author_id));
+    paginate(db, select, &order.keyset(), request).await
+}
+
+/// A user's drafts, newest first, for that user only; anyone else sees none.
+pub async fn drafts(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    author_id: i64,
+    request: &PageRequest,
+) -> ServiceResult<Page<article::Model>> {
+    if !policy::can_list_drafts(viewer, author_id) {
+        return Ok(Page::empty(db));
+    }
+    let select = article::Entity::find()
+        .filter(article::Column::AuthorId.eq(author_id))
+        .filter(article::Column::Status.eq(article::Status::Draft));
+    let keyset = Keyset {
+        scope: DRAFTS_SCOPE,
+        ..ArticleOrder {
+            field: OrderField::CreatedAt,
+            descending: true,
+        }
+        .keyset()
+    };
+    paginate(db, select, &keyset, request).await
+}
+
+/// Each article's tags in the author's order.
+pub async fn tags_of(
+    db: &DatabaseConnection,
+    article_ids: &[i64],
+) -> ServiceResult<HashMap<i64, Vec<String>>> {
+    let rows: Vec<(i64, String)> = article_tag::Entity::find()
+        .select_only()
+        .column(article_tag::Column::ArticleId)
+        .column(tag::Column::Name)
+        .inner_join(tag::Entity)
+        .filter(article_tag::Column::ArticleId.is_in(article_ids.iter().copied()))
+        .order_by_asc(article_tag::Column::ArticleId)
+        .order_by_asc(article_tag::Column::Position)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+    for (article_id, name) in rows {
+        tags.entry(article_id).or_default().push(name);
+    }
+    Ok(tags)
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    new: NewArticle,
+) -> ServiceResult<article::Model> {
+    let viewer = require_viewer(viewer)?;
+    let now = now();
+    let status = if new.publish {
+        article::Status::Published
+    } else {
+        article::Status::Draft
+    };
+    let txn = db.begin().await?;
+    let base = slugify(&new.title);
+    let draft = article::ActiveModel {
+        title: Set(new.title.into_inner()),
+        description: Set(new.description.into_inner()),
+        body: Set(new.body.into_inner()),
+        status: Set(status),
+        author_id: Set(viewer.id),
+        favorites_count: Set(0),
+        published_at: Set(new.publish.then_some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let article = insert_with_unique_slug(&txn, draft, &base).await?;
+    let tag_ids = attach_tags(&txn, article.id, &new.tags).await?;
+    if new.publish {
+        adjust_tag_counts(&txn, &tag_ids, 1).await?;
+    }
+    txn.commit().await?;
+    Ok(article)
+}
+
+/// Inserts under `base`, or `base-xxxxxx` when that slug is taken. Each try
+/// runs in a savepoint because a failed statement aborts a Postgres
+/// transaction; relying on the unique index (not a prior SELECT) keeps two
+/// concurrent writers of the same title from both getting one slug.
+async fn insert_with_unique_slug(
+    txn: &DatabaseTransaction,
+    draft: article::ActiveModel,
+    base: &str,
+) -> ServiceResult<article::Model> {
+    const ATTEMPTS: usize = 5;
+    for attempt in 0..ATTEMPTS {
+        let slug = if attempt == 0 {
+            base.to_owned()
+        } else {
+            format!("{base}-{}", random_suffix())
+        };
+        let mut candidate = draft.clone();
+        candidate.slug = Set(slug);
+        let savepoint = txn.begin().await?;
+        match candidate.insert(&savepoint).await {
+            Ok(article) => {
+                savepoint.commit().await?;
+                return Ok(article);
+            }
+            Err(err) if db::ARTICLES_SLUG.violated_by(&err) => savepoint.rollback().await?,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(ServiceError::conflict(
+        "title",
+        "could not find a free slug for this title",
+    ))
+}
+
+fn random_suffix() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 6];
+    rand::fill(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect()
+}
+
+/// Links the tags (creating unknown ones) and returns their ids.
+async fn attach_tags(
+    txn: &DatabaseTransaction,
+    article_id: i64,
+    tags: &TagList,
+) -> ServiceResult<Vec<i64>> {
+    if tags.as_slice().is_empty() {
+        return Ok(Vec::new());
+    }
+    tag::Entity::insert_many(tags.as_slice().iter().map(|name| tag::ActiveModel {
+        name: Set(name.clone()),
+        article_count: Set(0),
+        ..Default::default()
+    }))
+    .on_conflict(
+        OnConflict::column(tag::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    let ids: HashMap<String, i64> = tag::Entity::find()
+        .select_only()
+        .column(tag::Column::Name)
+        .column(tag::Column::Id)
+        .filter(tag::Column::Name.is_in(tags.as_slice().iter().cloned()))
+        .into_tuple::<(String, i64)>()
+        .all(txn)
+        .await?
+        .into_iter()
+        .collect();
+    let mut tag_ids = Vec::with_capacity(ids.len());
+    let mut links = Vec::with_capacity(ids.len());
+    for (position, name) in tags.as_slice().iter().enumerate() {
+        let tag_id = *ids
+            .get(name)
+            .ok_or_else(|| ServiceError::Database(sea_orm::DbErr::RecordNotFound(name.clone())))?;
+        tag_ids.push(tag_id);
+        links.push(article_tag::ActiveModel {
+            article_id: Set(article_id),
+            tag_id: Set(tag_id),
+            position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
+        });
+    }
+    article_tag::Entity::insert_many(links)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(tag_ids)
+}
+
+/// `tags.article_count` counts published articles; it moves by atomic
+/// increments in the writing transaction so concurrent writers cannot lose
+/// an update the way read-modify-write would.
+async fn adjust_tag_counts(
+    txn: &DatabaseTransaction,
+    tag_ids: &[i64],
+    delta: i32,
+) -> ServiceResult<()> {
+    if tag_ids.is_empty() {
+        return Ok(());
+    }
+    tag::Entity::update_many()
+        .col_expr(
+            tag::Column::ArticleCount,
+            Expr::col(tag::Column::ArticleCount).add(delta),
+        )
+        .filter(tag::Column::Id.is_in(tag_ids.iter().copied()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+async fn tag_ids_of(txn: &DatabaseTransaction, article_id: i64) -> ServiceResult<Vec<i64>> {
+    Ok(article_tag::Entity::find()
+        .select_only()
+        .column(article_tag::Column::TagId)
+        .filter(article_tag::Column::ArticleId.eq(article_id))
+        .into_tuple::<i64>()
+        .all(txn)
+        .await?)
+}
+
+/// Loads the article for a write by the viewer and checks `allowed`. Someone
+/// who cannot even read it gets NOT_FOUND, not FORBIDDEN.
+async fn for_write(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    id: i64,
+    allowed: fn(&Viewer, &article::Model) -> bool,
+    refusal: &'static str,
+) -> ServiceResult<article::Model> {
+    let article = visible(txn, Some(viewer), id).await?;
+    if !allowed(viewer, &article) {
+        return Err(ServiceError::Forbidden(refusal));
+    }
+    Ok(article)
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    id: i64,
+    changes: ArticleChanges,
+) -> ServiceResult<article::Model> {
+    let viewer = require_viewer(viewer)?;
+    let txn = db.begin().await?;
+    let article = for_write(
+        &txn,
+        viewer,
+        id,
+        policy::can_edit_article,
+        "only the author may edit this article",
+    )
+    .await?;
+    let is_published = article.status == article::Status::Published;
+    let mut model: article::ActiveModel = article.into();
+    if let Some(title) = changes.title {
+        model.title = Set(title.into_inner());
+    }
+    if let Some(description) = changes.description {
+        model.description = Set(description.into_inner());
+    }
+    if let Some(body) = changes.body {
+        model.body = Set(body.into_inner());
+    }
+    if let Some(tags) = changes.tags {
+        let old: HashSet<i64> = tag_ids_of(&txn, id).await?.into_iter().collect();
+        article_tag::Entity::delete_many()
+            .filter(article_tag::Column::ArticleId.eq(id))
+            .exec(&txn)
+            .await?;
+        let new: HashSet<i64> = attach_tags(&txn, id, &tags).await?.into_iter().collect();
+        if is_published {
+            let added: Vec<i64> = new.difference(&old).copied().collect();
+            let removed: Vec<i64> = old.difference(&new).copied().collect();
+            adjust_tag_counts(&txn, &added, 1).await?;
+            adjust_tag_counts(&txn, &removed, -1).await?;
+        }
+    }
+    model.updated_at = Set(now());
+    let updated = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Publishes a draft; publishing a published article changes nothing.
+pub async fn publish(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    id: i64,
+) -> ServiceResult<article::Model> {
+    let viewer = require_viewer(viewer)?;
+    let txn = db.begin().await?;
+    let article = for_write(
+        &txn,
+        viewer,
+        id,
+        policy::can_publish_article,
+        "only the author may publish this article",
+    )
+    .await?;
+    if article.status == article::Status::Published {
+        txn.rollback().await?;
+        return Ok(article);
+    }
+    let now = now();
+    let mut model: article::ActiveModel = article.into();
+    model.status = Set(article::Status::Published);
+    model.published_at = Set(Some(now));
+    model.updated_at = Set(now);
+    let published = model.update(&txn).await?;
+    adjust_tag_counts(&txn, &tag_ids_of(&txn, id).await?, 1).await?;
+    txn.commit().await?;
+    Ok(published)
+}
+
+pub async fn delete(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    id: i64,
+) -> ServiceResult<()> {
+    let viewer = require_viewer(viewer)?;
+    let txn = db.begin().await?;
+    let article = for_write(
+        &txn,
+        viewer,
+        id,
+        policy::can_edit_article,
+        "only the author may delete this article",
+    )
+    .await?;
+    if article.status == article::Status::Published {
+        adjust_tag_counts(&txn, &tag_ids_of(&txn, id).await?, -1).await?;
+    }
+    article::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(escape_like("100%_a\\b"), "100\\%\\_a\\\\b");
+    }
+
+    #[test]
+    fn each_ordering_has_its_own_cursor_scope() {
+        let fields = [
+            OrderField::PublishedAt,
+            OrderField::CreatedAt,
+            OrderField::FavoritesCount,
+        ];
+        let scopes: HashSet<&str> = fields
+            .into_iter()
+            .map(|field| {
+                ArticleOrder {
+                    field,
+                    descending: true,
+                }
+                .scope()
+            })
+            .chain([DRAFTS_SCOPE])
+            .collect();
+        assert_eq!(scopes.len(), 4);
+    }
+}

@@ -1,0 +1,101 @@
+//! Discussion under articles.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
+};
+
+use super::{
+    Page, ServiceError, ServiceResult, articles, now,
+    pagination::{Keyset, paginate},
+    require_viewer,
+};
+use crate::{
+    db::entities::{article, comment},
+    domain::{CommentBody, CursorKey, PageRequest, ValidationError},
+    policy::{self, Viewer},
+};
+
+pub const SCOPE: &str = "comments";
+
+pub async fn add(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    article_id: i64,
+    body: CommentBody,
+) -> ServiceResult<comment::Model> {
+    let viewer = require_viewer(viewer)?;
+    let txn = db.begin().await?;
+    let article = articles::visible(&txn, Some(viewer), article_id).await?;
+    if article.status != article::Status::Published {
+        return Err(ValidationError::new("articleId", "drafts cannot be commented on").into());
+    }
+    let now = now();
+    let comment = comment::ActiveModel {
+        article_id: Set(article.id),
+        author_id: Set(viewer.id),
+        body: Set(body.into_inner()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(comment)
+}
+
+pub async fn delete(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    id: i64,
+) -> ServiceResult<()> {
+    let viewer = require_viewer(viewer)?;
+    let txn = db.begin().await?;
+    let (comment, article) = visible(&txn, Some(viewer), id)
+        .await?
+        .ok_or(ServiceError::NotFound("comment"))?;
+    if !policy::can_delete_comment(viewer, &comment, &article) {
+        return Err(ServiceError::Forbidden(
+            "only the comment's author, the article's author or a moderator may delete it",
+        ));
+    }
+    comment::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A comment and its article, if the viewer may read the article.
+pub async fn visible<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    viewer: Option<&Viewer>,
+    id: i64,
+) -> ServiceResult<Option<(comment::Model, article::Model)>> {
+    let Some(comment) = comment::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    match articles::visible(db, viewer, comment.article_id).await {
+        Ok(article) => Ok(Some((comment, article))),
+        Err(ServiceError::NotFound(_)) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Comments on an article, oldest first. The caller has already checked that
+/// the viewer may read the article.
+pub async fn for_article(
+    db: &DatabaseConnection,
+    article_id: i64,
+    request: &PageRequest,
+) -> ServiceResult<Page<comment::Model>> {
+    let keyset = Keyset::<comment::Entity> {
+        scope: SCOPE,
+        key: Some(comment::Column::CreatedAt),
+        id: comment::Column::Id,
+        descending: false,
+        cursor_key: |comment| CursorKey::Time(comment.created_at),
+        row_id: |comment| comment.id,
+    };
+    let select = comment::Entity::find().filter(comment::Column::ArticleId.eq(article_id));
+    paginate(db, select, &keyset, request).await
+}

@@ -1,0 +1,50 @@
+use sea_orm::DbErr;
+
+use crate::{
+    auth::{password::HashError, tokens::TokenError},
+    domain::ValidationError,
+};
+
+/// Everything a service can refuse or fail with. Each variant's doc says what
+/// the client sees; `graphql::errors` does that mapping, in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// BAD_USER_INPUT, naming the offending field.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// CONFLICT, naming the field whose value is taken.
+    #[error("{message}")]
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
+    /// NOT_FOUND: the object does not exist, or not for this viewer.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// UNAUTHENTICATED: no viewer, or bad credentials.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// FORBIDDEN: the viewer is known but may not do this.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// INTERNAL_SERVER_ERROR, with no detail: logged server-side only.
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    /// INTERNAL_SERVER_ERROR.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// INTERNAL_SERVER_ERROR.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl ServiceError {
+    pub fn conflict(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            field,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Follows and favorites. Both are idempotent: following twice or
+//! unfavoriting something never favorited is not an error, and the counters
+//! change only when a row really appears or disappears.
+
+use std::collections::HashSet;
+
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
+    sea_query::{Expr, ExprTrait, OnConflict},
+};
+
+use super::{
+    Page, ServiceError, ServiceResult, articles, now,
+    pagination::{Keyset, paginate},
+    require_viewer, users,
+};
+use crate::{
+    db::entities::{article, favorite, follow, user},
+    domain::{CursorKey, PageRequest, ValidationError},
+    policy::Viewer,
+};
+
+pub async fn follow(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    username: &str,
+) -> ServiceResult<user::Model> {
+    let viewer = require_viewer(viewer)?;
+    let target = followable(db, viewer, username).await?;
+    follow::Entity::insert(follow::ActiveModel {
+        follower_id: Set(viewer.id),
+        followee_id: Set(target.id),
+        created_at: Set(now()),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([follow::Column::FollowerId, follow::Column::FolloweeId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(target)
+}
+
+pub async fn unfollow(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    username: &str,
+) -> ServiceResult<user::Model> {
+    let viewer = require_viewer(viewer)?;
+    let target = followable(db, viewer, username).await?;
+    follow::Entity::delete_many()
+        .filter(follow::Column::FollowerId.eq(viewer.id))
+        .filter(follow::Column::FolloweeId.eq(target.id))
+        .exec(db)
+        .await?;
+    Ok(target)
+}
+
+async fn followable(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    username: &str,
+) -> ServiceResult<user::Model> {
+    let target = users::by_username(db, username)
+        .await?
+        .ok_or(ServiceError::NotFound("user"))?;
+    if target.id == viewer.id {
+        return Err(ValidationError::new("username", "you cannot follow yourself").into());
+    }
+    Ok(target)
+}
+
+pub async fn favorite(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    article_id: i64,
+) -> ServiceResult<article::Model> {
+    let viewer = require_viewer(viewer)?;
+    let txn = db.begin().await?;
+    let article = favoritable(&txn, viewer, article_id).await?;
+    let inserted = favorite::Entity::insert(favorite::ActiveModel {
+        user_id: Set(viewer.id),
+        article_id: Set(article.id),
+        created_at: Set(now()),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([favorite::Column::UserId, favorite::Column::ArticleId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    if inserted == 1 {
+        adjust_favorites_count(&txn, article.id, 1).await?;
+    }
+    let article = articles::load(&txn, article.id).await?;
+    txn.commit().await?;
+    Ok(article)
+}
+
+pub async fn unfavorite(
+    db: &DatabaseConnection,
+    viewer: Option<&Viewer>,
+    article_id: i64,
+) -> ServiceResult<article::Model> {
+    let viewer = require_viewer(viewer)?;
+    let txn = db.begin().await?;
+    let article = favoritable(&txn, viewer, article_id).await?;
+    let deleted = favorite::Entity::delete_many()
+        .filter(favorite::Column::UserId.eq(viewer.id))
+        .filter(favorite::Column::ArticleId.eq(article.id))
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected == 1 {
+        adjust_favorites_count(&txn, article.id, -1).await?;
+    }
+    let article = articles::load(&txn, article.id).await?;
+    txn.commit().await?;
+    Ok(article)
+}
+
+async fn favoritable<C: ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    article_id: i64,
+) -> ServiceResult<article::Model> {
+    let article = articles::visible(db, Some(viewer), article_id).await?;
+    if article.status != article::Status::Published {
+        return Err(ValidationError::new("id", "drafts cannot be favorited").into());
+    }
+    Ok(article)
+}
+
+async fn adjust_favorites_count<C: ConnectionTrait>(
+    db: &C,
+    article_id: i64,
+    delta: i32,
+) -> ServiceResult<()> {
+    article::Entity::update_many()
+        .col_expr(
+            article::Column::FavoritesCount,
+            Expr::col(article::Column::FavoritesCount).add(delta),
+        )
+        .filter(article::Column::Id.eq(article_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Which of `user_ids` the viewer follows.
+pub async fn following_among(
+    db: &DatabaseConnection,
+    viewer_id: i64,
+    user_ids: &[i64],
+) -> ServiceResult<HashSet<i64>> {
+    Ok(follow::Entity::find()
+        .select_only()
+        .column(follow::Column::FolloweeId)
+        .filter(follow::Column::FollowerId.eq(viewer_id))
+        .filter(follow::Column::FolloweeId.is_in(user_ids.iter().copied()))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Which of `article_ids` the viewer has favorited.
+pub async fn favorited_among(
+    db: &DatabaseConnection,
+    viewer_id: i64,
+    article_ids: &[i64],
+) -> ServiceResult<HashSet<i64>> {
+    Ok(favorite::Entity::find()
+        .select_only()
+        .column(favorite::Column::ArticleId)
+        .filter(favorite::Column::UserId.eq(viewer_id))
+        .filter(favorite::Column::ArticleId.is_in(article_ids.iter().copied()))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Whose side of a follow to list.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum FollowSide {
+    /// People following the user.
+    Followers,
+    /// People the user follows.
+    Following,
+}
+
+impl FollowSide {
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::Followers => "followers",
+            Self::Following => "following",
+        }
+    }
+
+    /// The column holding the user whose list this is.
+    fn column(self) -> follow::Column {
+        match self {
+            Self::Followers => follow::Column::FolloweeId,
+            Self::Following => follow::Column::FollowerId,
+        }
+    }
+}
+
+/// Followers or followees of `user_id`, most recent follow first.
+pub async fn follows(
+    db: &DatabaseConnection,
+    user_id: i64,
+    side: FollowSide,
+    request: &PageRequest,
+) -> ServiceResult<Page<user::Model>> {
+    let keyset = Keyset::<follow::Entity> {
+        scope: side.scope(),
+        key: None,
+        id: follow::Column::Id,
+        descending: true,
+        cursor_key: |_| CursorKey::None,
+        row_id: |row| row.id,
+    };
+    let page = paginate(
+        db,
+        follow::Entity::find().filter(side.column().eq(user_id)),
+        &keyset,
+        request,
+    )
+    .await?;
+    let person = |row: &follow::Model| match side {
+        FollowSide::Followers => row.follower_id,
+        FollowSide::Following => row.followee_id,
+    };
+    let ids: Vec<i64> = page.items.iter().map(|(_, row)| person(row)).collect();
+    let mut people = users::by_ids(db, &ids).await?;
+    // A user deleted between the two reads simply drops out of the page.
+    Ok(page.filter_map(|row| people.remove(&person(&row))))
+}
+
+/// How many follow `user_id`, and how many `user_id` follows.
+pub async fn follow_count(
+    db: &DatabaseConnection,
+    user_id: i64,
+    side: FollowSide,
+) -> ServiceResult<i64> {
+    let count = follow::Entity::find()
+        .filter(side.column().eq(user_id))
+        .count(db)
+        .await?;
+    Ok(i64::try_from(count).unwrap_or(i64::MAX))
+}
+
+/// Articles `user_id` favorited, most recently favorited first. Drafts never
+/// appear: an article can only be favorited once published, and favorites of
+/// an article are deleted with it.
+pub async fn favorites(
+    db: &DatabaseConnection,
+    user_id: i64,
+    request: &PageRequest,
+) -> ServiceResult<Page<article::Model>> {
+    let keyset = Keyset::<favorite::Entity> {
+        scope: "favorites",
+        key: None,
+        id: favorite::Column::Id,
+        descending: true,
+        cursor_key: |_| CursorKey::None,
+        row_id: |row| row.id,
+    };
+    let page = paginate(
+        db,
+        favorite::Entity::find().filter(favorite::Column::UserId.eq(user_id)),
+        &keyset,
+        request,
+    )
+    .await?;
+    let ids: Vec<i64> = page.items.iter().map(|(_, row)| row.article_id).collect();
+    let mut found = articles::by_ids(db, &ids).await?;
+    Ok(page.filter_map(|row| found.remove(&row.article_id)))
+}
