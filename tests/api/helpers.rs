@@ -1,0 +1,269 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use folio::{
+    Application,
+    config::{DatabaseSettings, Environment, ServeSettings},
+    db::entities::user::Role,
+    services::users,
+};
+use reqwest::{StatusCode, header};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    _database: TestDatabase,
+}
+
+pub struct Session {
+    pub token: String,
+    pub refresh_token: String,
+    pub id: String,
+    pub username: String,
+}
+
+/// A database that exists for one test only.
+pub struct TestDatabase {
+    pub url: String,
+    /// For Postgres: the server URL and database name to drop afterwards.
+    postgres: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Self {
+        match std::env::var("FOLIO_TEST_DATABASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let name = format!("folio_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&base)
+                    .await
+                    .expect("FOLIO_TEST_DATABASE_URL must be reachable");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("creating the test database");
+                admin.close().await.ok();
+                let url = with_database(&base, &name);
+                Self {
+                    url,
+                    postgres: Some((base, name)),
+                    _dir: None,
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("folio.db").display());
+                Self {
+                    url,
+                    postgres: None,
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+}
+
+fn with_database(base: &str, name: &str) -> String {
+    let (without_query, query) = base.split_once('?').unwrap_or((base, ""));
+    let server = without_query
+        .rsplit_once('/')
+        .map(|(server, _)| server)
+        .unwrap_or(without_query);
+    if query.is_empty() {
+        format!("{server}/{name}")
+    } else {
+        format!("{server}/{name}?{query}")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((base, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside async context; use a short-lived runtime on its
+        // own thread so the database does not outlive the test.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                if let Ok(admin) = Database::connect(&base).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    admin.close().await.ok();
+                }
+            });
+        })
+        .join();
+    }
+}
+
+static PREFIX_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn settings(database_url: &str) -> ServeSettings {
+    let redis_url = std::env::var("FOLIO_TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    ServeSettings {
+        database: DatabaseSettings {
+            database_url: database_url.to_owned(),
+            db_max_connections: 5,
+        },
+        redis_url,
+        redis_prefix: format!(
+            "folio-test:{}:{}:",
+            std::process::id(),
+            PREFIX_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        environment: Environment::Development,
+        jwt_secret: Some("test-secret-that-is-at-least-32-bytes-long".to_owned()),
+        access_token_ttl: 900,
+        refresh_token_ttl: 3600,
+        max_body_bytes: 64 * 1024,
+        skip_migrations: false,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+    let database = TestDatabase::create().await;
+    let mut settings = settings(&database.url);
+    configure(&mut settings);
+    let app = Application::build(settings).await.expect("server builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.state.db.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+        _database: database,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// POSTs a GraphQL request and returns the JSON body (whatever the status).
+    pub async fn post(&self, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        let mut request = self.client.post(self.url("/graphql")).json(&body);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Runs one operation anonymously.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        self.post(None, json!({ "query": query, "variables": variables }))
+            .await
+            .1
+    }
+
+    /// Runs one operation as the session's user.
+    pub async fn query_as(&self, session: &Session, query: &str, variables: Value) -> Value {
+        self.post(
+            Some(&session.token),
+            json!({ "query": query, "variables": variables }),
+        )
+        .await
+        .1
+    }
+
+    pub async fn register(&self, username: &str) -> Session {
+        let response = self
+            .query(
+                "mutation($input: RegisterInput!) { register(input: $input) {
+                    accessToken refreshToken user { id username } } }",
+                json!({ "input": {
+                    "username": username,
+                    "email": format!("{username}@example.com"),
+                    "password": "correct horse battery staple",
+                }}),
+            )
+            .await;
+        let payload = data(&response)["register"].clone();
+        Session {
+            token: payload["accessToken"].as_str().unwrap().to_owned(),
+            refresh_token: payload["refreshToken"].as_str().unwrap().to_owned(),
+            id: payload["user"]["id"].as_str().unwrap().to_owned(),
+            username: payload["user"]["username"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Registers a user and gives them `role` through the service layer (the
+    /// same path as `folio user promote`).
+    pub async fn register_with_role(&self, username: &str, role: Role) -> Session {
+        let session = self.register(username).await;
+        users::assign_role(&self.db, username, role)
+            .await
+            .expect("role assigned");
+        session
+    }
+
+    /// Creates an article and returns `{ id slug status tags }`.
+    pub async fn create_article(
+        &self,
+        session: &Session,
+        title: &str,
+        tags: &[&str],
+        publish: bool,
+    ) -> Value {
+        let response = self
+            .query_as(
+                session,
+                "mutation($input: CreateArticleInput!) { createArticle(input: $input) {
+                    id slug status tags } }",
+                json!({ "input": {
+                    "title": title,
+                    "description": format!("About {title}"),
+                    "body": format!("The body of {title}."),
+                    "tags": tags,
+                    "publish": publish,
+                }}),
+            )
+            .await;
+        data(&response)["createArticle"].clone()
+    }
+}
+
+/// The `data` of a response that must have no errors.
+pub fn data(response: &Value) -> &Value {
+    assert!(
+        response.get("errors").is_none(),
+        "unexpected errors: {response:#}"
+    );
+    &response["data"]
+}
+
+/// The single error of a response: (code, field, message).
+pub fn error(response: &Value) -> (String, Option<String>, String) {
+    let errors = response["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("expected errors: {response:#}"));
+    assert_eq!(errors.len(), 1, "expected one error: {response:#}");
+    let error = &errors[0];
+    (
+        error["extensions"]["code"].as_str().unwrap_or_default().to_owned(),
+        error["extensions"]["field"].as_str().map(str::to_owned),
+        error["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+pub fn code(response: &Value) -> String {
+    error(response).0
+}

@@ -1,0 +1,147 @@
+use reqwest::{StatusCode, header};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::helpers::{code, data, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn queries_work_over_get_and_mutations_do_not() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ articles { totalCount } }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(data(&body)["articles"]["totalCount"], 0);
+
+    let mutation = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { logout(refreshToken: \"x\") }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mutation.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(mutation.headers()[header::ALLOW], "POST");
+}
+
+#[tokio::test]
+async fn batched_requests_answer_in_order() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post(
+            None,
+            json!([
+                { "query": "{ viewer { id } }" },
+                { "query": "query Tags { tags { totalCount } }", "operationName": "Tags" },
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body[0]["data"]["viewer"].is_null());
+    assert_eq!(body[1]["data"]["tags"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn graphql_response_json_is_negotiated() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header(header::ACCEPT, "application/graphql-response+json")
+        .json(&json!({ "query": "{ nope }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/graphql-response+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(code(&body), "GRAPHQL_VALIDATION_FAILED");
+
+    let (_, parse_error) = app.post(None, json!({ "query": "{ articles {" })).await;
+    assert_eq!(code(&parse_error), "GRAPHQL_PARSE_FAILED");
+    let (_, bad_variable) = app
+        .post(
+            None,
+            json!({ "query": "query($n: Int) { articles(first: $n) { totalCount } }",
+                "variables": { "n": "ten" } }),
+        )
+        .await;
+    assert_eq!(code(&bad_variable), "GRAPHQL_VALIDATION_FAILED");
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused() {
+    let app = spawn_app_with(|settings| settings.max_body_bytes = 1024).await;
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": format!("{{ articles {{ totalCount }} }} #{}", "x".repeat(2048)) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // And the server keeps serving.
+    let (status, _) = app.post(None, json!({ "query": "{ viewer { id } }" })).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn internal_errors_reveal_nothing() {
+    let app = spawn_app().await;
+    let author = app.register("breaker").await;
+    let article = app.create_article(&author, "Doomed", &[], true).await;
+    // Break the storage underneath the running server.
+    app.db.execute_unprepared("DROP TABLE comments").await.unwrap();
+    let response = app
+        .query(
+            "query($slug: String!) { article(slug: $slug) { title comments { totalCount } } }",
+            json!({ "slug": article["slug"] }),
+        )
+        .await;
+    assert_eq!(code(&response), "INTERNAL_SERVER_ERROR");
+    let text = response.to_string().to_lowercase();
+    assert!(text.contains("internal server error"));
+    for leak in ["comments", "sql", "table", "select", "no such"] {
+        assert!(!text.replace("\"comments\"", "").contains(leak), "leaked {leak}: {text}");
+    }
+    // The failure is reported at its field; the rest of the response stands.
+    assert_eq!(response["errors"][0]["path"], json!(["article", "comments"]));
+    assert!(response["data"].is_object());
+}
+
+#[tokio::test]
+async fn health_and_playground_are_served() {
+    let app = spawn_app().await;
+    let live = app.client.get(app.url("/health/live")).send().await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let checks: Value = ready.json().await.unwrap();
+    assert_eq!(checks["checks"]["database"], "ok");
+    if std::env::var("FOLIO_TEST_REDIS_URL").is_ok_and(|url| !url.is_empty()) {
+        assert_eq!(checks["checks"]["redis"], "ok");
+    }
+    let playground = app.client.get(app.url("/playground")).send().await.unwrap();
+    assert_eq!(playground.status(), StatusCode::OK);
+    assert!(playground.text().await.unwrap().contains("graphiql"));
+}
+
+#[tokio::test]
+async fn readiness_reports_a_dead_database() {
+    let app = spawn_app().await;
+    app.db.clone().close().await.unwrap();
+    let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["database"], "unavailable");
+    let live = app.client.get(app.url("/health/live")).send().await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+}

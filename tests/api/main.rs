@@ -1,0 +1,17 @@
+//! Integration tests through real HTTP against a server on a free port.
+//! One test binary (faster to build); each test gets its own database.
+//!
+//! By default every test runs on a fresh SQLite file with no Redis. With
+//! `FOLIO_TEST_DATABASE_URL=postgres://…` each test creates (and drops) its
+//! own Postgres database; with `FOLIO_TEST_REDIS_URL` the server uses Redis
+//! under a per-test key prefix.
+
+mod accounts;
+mod articles;
+mod comments;
+mod helpers;
+mod http;
+mod migrations;
+mod pagination;
+mod schema;
+mod social;
