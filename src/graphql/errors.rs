@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Response, ServerError, ServerResult, ValidationResult, Variables,
+    Context, Response, ServerError, ServerResult, ValidationResult, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
     },
@@ -88,6 +88,17 @@ fn set_code(err: &mut ServerError, code: &'static str) {
     err.extensions
         .get_or_insert_with(Default::default)
         .set("code", code);
+}
+
+/// Resolves a nullable field to `null` while reporting `err` at its path.
+///
+/// Returning `Err` from a resolver makes async-graphql 7 leave the field out
+/// of `data` altogether, which clients (Apollo's cache among them) read as a
+/// missing field rather than the spec's "null plus an error".
+pub fn null_with_error<T>(ctx: &Context<'_>, err: ServiceError) -> Option<T> {
+    let error = async_graphql::Error::from(err).into_server_error(ctx.item.pos);
+    ctx.add_error(ctx.set_error_path(error));
+    None
 }
 
 /// Installs the error mapping on a schema.

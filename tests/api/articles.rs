@@ -10,7 +10,9 @@ const BY_SLUG: &str = "query($slug: String!) { article(slug: $slug) {
 async fn articles_get_unique_slugs_from_their_titles() {
     let app = spawn_app().await;
     let author = app.register("writer").await;
-    let first = app.create_article(&author, "Hello, World!", &["Rust", "web"], true).await;
+    let first = app
+        .create_article(&author, "Hello, World!", &["Rust", "web"], true)
+        .await;
     let second = app.create_article(&author, "Hello World", &[], true).await;
     assert_eq!(first["slug"], "hello-world");
     assert_eq!(first["tags"], json!(["rust", "web"]));
@@ -31,19 +33,30 @@ async fn drafts_exist_only_for_their_author_and_admins() {
     let author = app.register("author").await;
     let reader = app.register("reader").await;
     let admin = app.register_with_role("admin", Role::Admin).await;
-    let draft = app.create_article(&author, "Secret plans", &["plans"], false).await;
+    let draft = app
+        .create_article(&author, "Secret plans", &["plans"], false)
+        .await;
     assert_eq!(draft["status"], "DRAFT");
     let vars = json!({ "slug": draft["slug"] });
 
     assert!(data(&app.query(BY_SLUG, vars.clone()).await)["article"].is_null());
     assert!(data(&app.query_as(&reader, BY_SLUG, vars.clone()).await)["article"].is_null());
-    assert_eq!(data(&app.query_as(&author, BY_SLUG, vars.clone()).await)["article"]["status"], "DRAFT");
-    assert_eq!(data(&app.query_as(&admin, BY_SLUG, vars.clone()).await)["article"]["status"], "DRAFT");
+    assert_eq!(
+        data(&app.query_as(&author, BY_SLUG, vars.clone()).await)["article"]["status"],
+        "DRAFT"
+    );
+    assert_eq!(
+        data(&app.query_as(&admin, BY_SLUG, vars.clone()).await)["article"]["status"],
+        "DRAFT"
+    );
 
     let node = "query($id: ID!) { node(id: $id) { id ... on Article { title } } }";
     let id = json!({ "id": draft["id"] });
     assert!(data(&app.query_as(&reader, node, id.clone()).await)["node"].is_null());
-    assert_eq!(data(&app.query_as(&author, node, id.clone()).await)["node"]["title"], "Secret plans");
+    assert_eq!(
+        data(&app.query_as(&author, node, id.clone()).await)["node"]["title"],
+        "Secret plans"
+    );
 
     // Drafts are not listed, and their tags are not counted.
     let lists = app
@@ -56,7 +69,11 @@ async fn drafts_exist_only_for_their_author_and_admins() {
     let own = app.query_as(&author, drafts, json!({})).await;
     assert_eq!(data(&own)["viewer"]["drafts"]["totalCount"], 1);
     let others = app
-        .query_as(&reader, "{ user(username: \"author\") { drafts { totalCount } } }", json!({}))
+        .query_as(
+            &reader,
+            "{ user(username: \"author\") { drafts { totalCount } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(data(&others)["user"]["drafts"]["totalCount"], 0);
 }
@@ -69,15 +86,26 @@ async fn publishing_makes_a_draft_public_and_counts_its_tags() {
     let draft = app.create_article(&author, "Soon", &["news"], false).await;
     let publish = "mutation($id: ID!) { publishArticle(id: $id) { status publishedAt } }";
     let vars = json!({ "id": draft["id"] });
-    assert_eq!(code(&app.query_as(&other, publish, vars.clone()).await), "NOT_FOUND");
-    assert_eq!(code(&app.query(publish, vars.clone()).await), "UNAUTHENTICATED");
+    assert_eq!(
+        code(&app.query_as(&other, publish, vars.clone()).await),
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        code(&app.query(publish, vars.clone()).await),
+        "UNAUTHENTICATED"
+    );
 
     let published = app.query_as(&author, publish, vars.clone()).await;
     assert_eq!(data(&published)["publishArticle"]["status"], "PUBLISHED");
     // Publishing again is harmless and does not count the tags twice.
     data(&app.query_as(&author, publish, vars).await);
-    let tags = app.query("{ tags { nodes { name articleCount } } }", json!({})).await;
-    assert_eq!(data(&tags)["tags"]["nodes"], json!([{ "name": "news", "articleCount": 1 }]));
+    let tags = app
+        .query("{ tags { nodes { name articleCount } } }", json!({}))
+        .await;
+    assert_eq!(
+        data(&tags)["tags"]["nodes"],
+        json!([{ "name": "news", "articleCount": 1 }])
+    );
 }
 
 #[tokio::test]
@@ -86,12 +114,18 @@ async fn only_the_author_or_an_admin_updates_and_deletes() {
     let author = app.register("owner").await;
     let stranger = app.register("stranger").await;
     let admin = app.register_with_role("chief", Role::Admin).await;
-    let article = app.create_article(&author, "Original", &["a", "b"], true).await;
+    let article = app
+        .create_article(&author, "Original", &["a", "b"], true)
+        .await;
     let update = "mutation($id: ID!, $input: UpdateArticleInput!) {
         updateArticle(id: $id, input: $input) { title slug body tags } }";
 
     let refused = app
-        .query_as(&stranger, update, json!({ "id": article["id"], "input": { "title": "Mine" } }))
+        .query_as(
+            &stranger,
+            update,
+            json!({ "id": article["id"], "input": { "title": "Mine" } }),
+        )
         .await;
     assert_eq!(code(&refused), "FORBIDDEN");
 
@@ -107,27 +141,44 @@ async fn only_the_author_or_an_admin_updates_and_deletes() {
     assert_eq!(updated["slug"], article["slug"], "slugs stay stable");
     assert_eq!(updated["body"], "The body of Original.");
     assert_eq!(updated["tags"], json!(["b", "c"]));
-    let tags = app.query("{ tags { nodes { name articleCount } } }", json!({})).await;
+    let tags = app
+        .query("{ tags { nodes { name articleCount } } }", json!({}))
+        .await;
     let mut counts: Vec<(String, i64)> = data(&tags)["tags"]["nodes"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["name"].as_str().unwrap().to_owned(), t["articleCount"].as_i64().unwrap()))
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["articleCount"].as_i64().unwrap(),
+            )
+        })
         .collect();
     counts.sort();
     assert_eq!(counts, [("b".to_owned(), 1), ("c".to_owned(), 1)]);
 
     let by_admin = app
-        .query_as(&admin, update, json!({ "id": article["id"], "input": { "body": "Moderated." } }))
+        .query_as(
+            &admin,
+            update,
+            json!({ "id": article["id"], "input": { "body": "Moderated." } }),
+        )
         .await;
     assert_eq!(data(&by_admin)["updateArticle"]["body"], "Moderated.");
 
     let delete = "mutation($id: ID!) { deleteArticle(id: $id) }";
     let vars = json!({ "id": article["id"] });
-    assert_eq!(code(&app.query_as(&stranger, delete, vars.clone()).await), "FORBIDDEN");
+    assert_eq!(
+        code(&app.query_as(&stranger, delete, vars.clone()).await),
+        "FORBIDDEN"
+    );
     let deleted = app.query_as(&author, delete, vars.clone()).await;
     assert_eq!(data(&deleted)["deleteArticle"], article["id"]);
-    assert_eq!(code(&app.query_as(&author, delete, vars).await), "NOT_FOUND");
+    assert_eq!(
+        code(&app.query_as(&author, delete, vars).await),
+        "NOT_FOUND"
+    );
     let after = app
         .query("{ articles { totalCount } tags { totalCount } }", json!({}))
         .await;
@@ -145,12 +196,23 @@ async fn article_input_is_validated() {
         (json!({ "title": "  ", "body": "b" }), "title"),
         (json!({ "title": "x".repeat(201), "body": "b" }), "title"),
         (json!({ "title": "t", "body": "" }), "body"),
-        (json!({ "title": "t", "body": "b", "description": "d".repeat(501) }), "description"),
-        (json!({ "title": "t", "body": "b", "tags": too_many_tags }), "tags"),
-        (json!({ "title": "t", "body": "b", "tags": ["no spaces"] }), "tags"),
+        (
+            json!({ "title": "t", "body": "b", "description": "d".repeat(501) }),
+            "description",
+        ),
+        (
+            json!({ "title": "t", "body": "b", "tags": too_many_tags }),
+            "tags",
+        ),
+        (
+            json!({ "title": "t", "body": "b", "tags": ["no spaces"] }),
+            "tags",
+        ),
     ];
     for (input, field) in cases {
-        let response = app.query_as(&author, create, json!({ "input": input })).await;
+        let response = app
+            .query_as(&author, create, json!({ "input": input }))
+            .await;
         let (code, error_field, _) = error(&response);
         assert_eq!(code, "BAD_USER_INPUT", "{input}");
         assert_eq!(error_field.as_deref(), Some(field), "{input}");
@@ -159,11 +221,17 @@ async fn article_input_is_validated() {
         .query(create, json!({ "input": { "title": "t", "body": "b" } }))
         .await;
     assert_eq!(code(&anonymous), "UNAUTHENTICATED");
-    let nothing_written = app.query_as(&author, "{ viewer { drafts { totalCount } } }", json!({})).await;
+    let nothing_written = app
+        .query_as(&author, "{ viewer { drafts { totalCount } } }", json!({}))
+        .await;
     assert_eq!(data(&nothing_written)["viewer"]["drafts"]["totalCount"], 0);
 
     let bad_id = app
-        .query_as(&author, "mutation { deleteArticle(id: \"nope\") }", json!({}))
+        .query_as(
+            &author,
+            "mutation { deleteArticle(id: \"nope\") }",
+            json!({}),
+        )
         .await;
     assert_eq!(error(&bad_id).0, "BAD_USER_INPUT");
     assert_eq!(error(&bad_id).1.as_deref(), Some("id"));
@@ -183,35 +251,96 @@ async fn filters_and_orderings_combine() {
     let app = spawn_app().await;
     let ann = app.register("ann").await;
     let ben = app.register("ben").await;
-    let a1 = app.create_article(&ann, "Rust ownership", &["rust"], true).await;
-    let a2 = app.create_article(&ann, "Cooking pasta", &["food"], true).await;
-    let b1 = app.create_article(&ben, "Rust async", &["rust", "async"], true).await;
-    app.create_article(&ben, "Rust draft", &["rust"], false).await;
+    let a1 = app
+        .create_article(&ann, "Rust ownership", &["rust"], true)
+        .await;
+    let a2 = app
+        .create_article(&ann, "Cooking pasta", &["food"], true)
+        .await;
+    let b1 = app
+        .create_article(&ben, "Rust async", &["rust", "async"], true)
+        .await;
+    app.create_article(&ben, "Rust draft", &["rust"], false)
+        .await;
     let favorite = "mutation($id: ID!) { favoriteArticle(id: $id) { favoritesCount } }";
-    data(&app.query_as(&ben, favorite, json!({ "id": a1["id"] })).await);
-    data(&app.query_as(&ann, favorite, json!({ "id": a1["id"] })).await);
-    data(&app.query_as(&ann, favorite, json!({ "id": b1["id"] })).await);
+    data(
+        &app.query_as(&ben, favorite, json!({ "id": a1["id"] }))
+            .await,
+    );
+    data(
+        &app.query_as(&ann, favorite, json!({ "id": a1["id"] }))
+            .await,
+    );
+    data(
+        &app.query_as(&ann, favorite, json!({ "id": b1["id"] }))
+            .await,
+    );
 
     let list = "query($filter: ArticleFilter, $orderBy: ArticleOrder) {
         articles(filter: $filter, orderBy: $orderBy) { totalCount nodes { slug } } }";
-    let run = |filter: Value, order: Value| app.query(list, json!({ "filter": filter, "orderBy": order }));
+    let run = |filter: Value, order: Value| {
+        app.query(list, json!({ "filter": filter, "orderBy": order }))
+    };
     let slug = |v: &Value| v["slug"].as_str().unwrap().to_owned();
 
-    assert_eq!(slugs(&run(json!({ "tag": "rust" }), Value::Null).await, "articles"), [slug(&b1), slug(&a1)]);
-    assert_eq!(slugs(&run(json!({ "author": "ann" }), Value::Null).await, "articles"), [slug(&a2), slug(&a1)]);
-    assert_eq!(slugs(&run(json!({ "favoritedBy": "ann" }), Value::Null).await, "articles"), [slug(&b1), slug(&a1)]);
-    assert_eq!(slugs(&run(json!({ "search": "PASTA" }), Value::Null).await, "articles"), [slug(&a2)]);
     assert_eq!(
-        slugs(&run(json!({ "tag": "rust", "author": "ann" }), Value::Null).await, "articles"),
+        slugs(
+            &run(json!({ "tag": "rust" }), Value::Null).await,
+            "articles"
+        ),
+        [slug(&b1), slug(&a1)]
+    );
+    assert_eq!(
+        slugs(
+            &run(json!({ "author": "ann" }), Value::Null).await,
+            "articles"
+        ),
+        [slug(&a2), slug(&a1)]
+    );
+    assert_eq!(
+        slugs(
+            &run(json!({ "favoritedBy": "ann" }), Value::Null).await,
+            "articles"
+        ),
+        [slug(&b1), slug(&a1)]
+    );
+    assert_eq!(
+        slugs(
+            &run(json!({ "search": "PASTA" }), Value::Null).await,
+            "articles"
+        ),
+        [slug(&a2)]
+    );
+    assert_eq!(
+        slugs(
+            &run(json!({ "tag": "rust", "author": "ann" }), Value::Null).await,
+            "articles"
+        ),
         [slug(&a1)]
     );
-    assert_eq!(slugs(&run(json!({ "search": "100%" }), Value::Null).await, "articles"), Vec::<String>::new());
     assert_eq!(
-        slugs(&run(Value::Null, json!({ "field": "FAVORITES_COUNT" })).await, "articles"),
+        slugs(
+            &run(json!({ "search": "100%" }), Value::Null).await,
+            "articles"
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        slugs(
+            &run(Value::Null, json!({ "field": "FAVORITES_COUNT" })).await,
+            "articles"
+        ),
         [slug(&a1), slug(&b1), slug(&a2)]
     );
     assert_eq!(
-        slugs(&run(Value::Null, json!({ "field": "CREATED_AT", "direction": "ASC" })).await, "articles"),
+        slugs(
+            &run(
+                Value::Null,
+                json!({ "field": "CREATED_AT", "direction": "ASC" })
+            )
+            .await,
+            "articles"
+        ),
         [slug(&a1), slug(&a2), slug(&b1)]
     );
     let by_user = app
@@ -221,10 +350,18 @@ async fn filters_and_orderings_combine() {
         )
         .await;
     assert_eq!(data(&by_user)["user"]["articles"]["totalCount"], 2);
-    assert_eq!(data(&by_user)["user"]["articles"]["nodes"][0]["slug"], slug(&a1));
+    assert_eq!(
+        data(&by_user)["user"]["articles"]["nodes"][0]["slug"],
+        slug(&a1)
+    );
 
-    let tags = app.query("{ tags { nodes { name articleCount } } }", json!({})).await;
-    assert_eq!(data(&tags)["tags"]["nodes"][0], json!({ "name": "rust", "articleCount": 2 }));
+    let tags = app
+        .query("{ tags { nodes { name articleCount } } }", json!({}))
+        .await;
+    assert_eq!(
+        data(&tags)["tags"]["nodes"][0],
+        json!({ "name": "rust", "articleCount": 2 })
+    );
 }
 
 #[tokio::test]
@@ -243,7 +380,10 @@ async fn node_and_nodes_refetch_any_object() {
     let nodes = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id
         ... on User { username } ... on Article { title } ... on Comment { body } } }";
     let response = app
-        .query(nodes, json!({ "ids": [lee.id, article["id"], comment_id, "VXNlcjo5OTk5"] }))
+        .query(
+            nodes,
+            json!({ "ids": [lee.id, article["id"], comment_id, "VXNlcjo5OTk5"] }),
+        )
         .await;
     let found = &data(&response)["nodes"];
     assert_eq!(found[0]["username"], "lee");

@@ -55,7 +55,10 @@ impl TestDatabase {
             }
             _ => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}?mode=rwc", dir.path().join("folio.db").display());
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("folio.db").display()
+                );
                 Self {
                     url,
                     postgres: None,
@@ -258,7 +261,10 @@ pub fn error(response: &Value) -> (String, Option<String>, String) {
     assert_eq!(errors.len(), 1, "expected one error: {response:#}");
     let error = &errors[0];
     (
-        error["extensions"]["code"].as_str().unwrap_or_default().to_owned(),
+        error["extensions"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
         error["extensions"]["field"].as_str().map(str::to_owned),
         error["message"].as_str().unwrap_or_default().to_owned(),
     )

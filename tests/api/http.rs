@@ -89,7 +89,9 @@ async fn oversized_bodies_are_refused() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // And the server keeps serving.
-    let (status, _) = app.post(None, json!({ "query": "{ viewer { id } }" })).await;
+    let (status, _) = app
+        .post(None, json!({ "query": "{ viewer { id } }" }))
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -99,7 +101,10 @@ async fn internal_errors_reveal_nothing() {
     let author = app.register("breaker").await;
     let article = app.create_article(&author, "Doomed", &[], true).await;
     // Break the storage underneath the running server.
-    app.db.execute_unprepared("DROP TABLE comments").await.unwrap();
+    app.db
+        .execute_unprepared("DROP TABLE comments")
+        .await
+        .unwrap();
     let response = app
         .query(
             "query($slug: String!) { article(slug: $slug) { title comments { totalCount } } }",
@@ -110,19 +115,35 @@ async fn internal_errors_reveal_nothing() {
     let text = response.to_string().to_lowercase();
     assert!(text.contains("internal server error"));
     for leak in ["comments", "sql", "table", "select", "no such"] {
-        assert!(!text.replace("\"comments\"", "").contains(leak), "leaked {leak}: {text}");
+        assert!(
+            !text.replace("\"comments\"", "").contains(leak),
+            "leaked {leak}: {text}"
+        );
     }
     // The failure is reported at its field; the rest of the response stands.
-    assert_eq!(response["errors"][0]["path"], json!(["article", "comments"]));
+    assert_eq!(
+        response["errors"][0]["path"],
+        json!(["article", "comments"])
+    );
     assert!(response["data"].is_object());
 }
 
 #[tokio::test]
 async fn health_and_playground_are_served() {
     let app = spawn_app().await;
-    let live = app.client.get(app.url("/health/live")).send().await.unwrap();
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), StatusCode::OK);
-    let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     let checks: Value = ready.json().await.unwrap();
     assert_eq!(checks["checks"]["database"], "ok");
@@ -138,10 +159,20 @@ async fn health_and_playground_are_served() {
 async fn readiness_reports_a_dead_database() {
     let app = spawn_app().await;
     app.db.clone().close().await.unwrap();
-    let ready = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["database"], "unavailable");
-    let live = app.client.get(app.url("/health/live")).send().await.unwrap();
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), StatusCode::OK);
 }

@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp, code, data, error, spawn_app};
 
-const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String, $orderBy: ArticleOrder) {
+const PAGE: &str =
+    "query($first: Int, $after: String, $last: Int, $before: String, $orderBy: ArticleOrder) {
     articles(first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {
         totalCount
         edges { cursor node { title } }
@@ -102,7 +103,11 @@ async fn backward_pages_mirror_forward_pages() {
     // A window between two cursors.
     let first = page(&app, json!({ "first": 2 })).await;
     let window = page(&app, json!({ "first": 2, "after": first.end })).await;
-    let between = page(&app, json!({ "after": first.end, "before": window.end, "last": 5 })).await;
+    let between = page(
+        &app,
+        json!({ "after": first.end, "before": window.end, "last": 5 }),
+    )
+    .await;
     assert_eq!(between.titles, newest_first[2..3]);
 }
 
@@ -115,7 +120,11 @@ async fn ascending_order_keeps_new_rows_at_the_end() {
     let first = page(&app, json!({ "first": 3, "orderBy": order })).await;
     assert_eq!(first.titles, expected[..3]);
     let added = publish_many(&app, &author, "Later", 1).await;
-    let rest = page(&app, json!({ "first": 10, "after": first.end, "orderBy": order })).await;
+    let rest = page(
+        &app,
+        json!({ "first": 10, "after": first.end, "orderBy": order }),
+    )
+    .await;
     assert_eq!(rest.titles, [&expected[3..], &added[..]].concat());
     assert!(!rest.has_next);
 }
@@ -129,7 +138,11 @@ async fn paginating_by_favorites_count_breaks_ties_by_id() {
     let mut seen = HashSet::new();
     let mut after: Option<String> = None;
     loop {
-        let page = page(&app, json!({ "first": 4, "after": after, "orderBy": order })).await;
+        let page = page(
+            &app,
+            json!({ "first": 4, "after": after, "orderBy": order }),
+        )
+        .await;
         for title in page.titles {
             assert!(seen.insert(title), "duplicate across pages");
         }
@@ -149,7 +162,10 @@ async fn bad_pagination_arguments_are_user_errors() {
     let tags_cursor = {
         app.create_article(&author, "Tagged", &["x"], true).await;
         let tags = app.query("{ tags { edges { cursor } } }", json!({})).await;
-        data(&tags)["tags"]["edges"][0]["cursor"].as_str().unwrap().to_owned()
+        data(&tags)["tags"]["edges"][0]["cursor"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     let other_order = page(&app, json!({ "first": 1 })).await.end;
     let cases = [
@@ -160,7 +176,10 @@ async fn bad_pagination_arguments_are_user_errors() {
         (json!({ "after": "garbage" }), "after"),
         (json!({ "before": "QUJD" }), "before"),
         (json!({ "after": tags_cursor }), "after"),
-        (json!({ "after": other_order, "orderBy": { "field": "CREATED_AT" } }), "after"),
+        (
+            json!({ "after": other_order, "orderBy": { "field": "CREATED_AT" } }),
+            "after",
+        ),
     ];
     for (variables, field) in cases {
         let response = app.query(PAGE, variables.clone()).await;
@@ -172,5 +191,11 @@ async fn bad_pagination_arguments_are_user_errors() {
     assert!(zero.titles.is_empty() && zero.has_next);
     let full = page(&app, json!({ "first": 100 })).await;
     assert_eq!(full.titles.len(), 2);
-    assert_eq!(code(&app.query("{ tags(first: 500) { totalCount } }", json!({})).await), "BAD_USER_INPUT");
+    assert_eq!(
+        code(
+            &app.query("{ tags(first: 500) { totalCount } }", json!({}))
+                .await
+        ),
+        "BAD_USER_INPUT"
+    );
 }

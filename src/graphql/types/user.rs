@@ -8,6 +8,7 @@ use crate::{
     graphql::{
         connection::{ListConnection, connection, page_request},
         context::ContextExt,
+        errors::null_with_error,
         inputs::{ArticleOrder, Role},
     },
     policy::{self, Viewer},
@@ -52,15 +53,13 @@ impl User {
 
     /// Visible to the user themself and to ADMIN; others get null and a
     /// FORBIDDEN error at this path.
-    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>, ServiceError> {
-        self.private(ctx)?;
-        Ok(Some(&self.0.email))
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.private(ctx, &self.0.email)
     }
 
     /// Visible to the user themself and to ADMIN.
-    async fn role(&self, ctx: &Context<'_>) -> Result<Option<Role>, ServiceError> {
-        self.private(ctx)?;
-        Ok(Some(self.0.role.into()))
+    async fn role(&self, ctx: &Context<'_>) -> Option<Role> {
+        self.private(ctx, self.0.role.into())
     }
 
     /// Published articles by this user.
@@ -160,13 +159,15 @@ impl User {
         self.1.as_ref().or_else(|| ctx.viewer())
     }
 
-    fn private(&self, ctx: &Context<'_>) -> Result<(), ServiceError> {
+    /// `value` for the user themself and ADMIN; null and FORBIDDEN for others.
+    fn private<T>(&self, ctx: &Context<'_>, value: T) -> Option<T> {
         if policy::can_read_private_profile(self.viewer(ctx), self.0.id) {
-            Ok(())
+            Some(value)
         } else {
-            Err(ServiceError::Forbidden(
-                "only the user themself or an ADMIN may see this field",
-            ))
+            null_with_error(
+                ctx,
+                ServiceError::Forbidden("only the user themself or an ADMIN may see this field"),
+            )
         }
     }
 
