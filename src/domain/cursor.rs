@@ -126,16 +126,6 @@ impl PageRequest {
                 .transpose()?,
         })
     }
-
-    /// The first page of a list, for internal callers.
-    pub fn first(size: u64) -> Self {
-        Self {
-            size,
-            backward: false,
-            after: None,
-            before: None,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -32,20 +32,7 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self
-                .items
-                .into_iter()
-                .map(|(cursor, item)| (cursor, f(item)))
-                .collect(),
-            has_previous: self.has_previous,
-            has_next: self.has_next,
-            total: self.total,
-        }
-    }
-
-    /// Like `map`, dropping items for which `f` finds nothing (a row deleted
+    /// Maps each item, dropping those for which `f` finds nothing (a row deleted
     /// between the page query and a follow-up read).
     pub fn filter_map<U>(self, mut f: impl FnMut(T) -> Option<U>) -> Page<U> {
         Page {

@@ -1,7 +1,7 @@
 use folio::db::entities::user::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{code, data, error, spawn_app};
+use crate::helpers::{code, data, error, node_values, spawn_app};
 
 const BY_SLUG: &str = "query($slug: String!) { article(slug: $slug) {
     id title status tags publishedAt author { username } } }";
@@ -238,11 +238,9 @@ async fn article_input_is_validated() {
 }
 
 fn slugs(response: &Value, field: &str) -> Vec<String> {
-    data(response)[field]["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|node| node["slug"].as_str().unwrap().to_owned())
+    node_values(&data(response)[field], "slug")
+        .into_iter()
+        .map(str::to_owned)
         .collect()
 }
 

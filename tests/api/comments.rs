@@ -2,7 +2,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use folio::db::entities::user::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, code, data, error, spawn_app};
+use crate::helpers::{Session, TestApp, code, data, error, node_values, spawn_app};
 
 const ADD: &str = "mutation($articleId: ID!, $body: String!) {
     addComment(articleId: $articleId, body: $body) { id body author { username } article { slug } } }";
@@ -31,15 +31,6 @@ async fn comments(app: &TestApp, article: &Value, args: Value) -> Value {
     data(&response)["article"]["comments"].clone()
 }
 
-fn bodies(connection: &Value) -> Vec<&str> {
-    connection["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|node| node["body"].as_str().unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn comments_are_listed_oldest_first_with_their_authors() {
     let app = spawn_app().await;
@@ -56,7 +47,10 @@ async fn comments_are_listed_oldest_first_with_their_authors() {
 
     let list = comments(&app, &article, json!({})).await;
     assert_eq!(list["totalCount"], 3);
-    assert_eq!(bodies(&list), ["First!", "Thanks", "You're welcome"]);
+    assert_eq!(
+        node_values(&list, "body"),
+        ["First!", "Thanks", "You're welcome"]
+    );
     let authors: Vec<&str> = list["nodes"]
         .as_array()
         .unwrap()
@@ -164,7 +158,7 @@ async fn comments_are_deleted_by_their_author_the_article_author_or_a_moderator(
     }
     let list = comments(&app, &article, json!({})).await;
     assert_eq!(list["totalCount"], 0);
-    assert_eq!(bodies(&list), Vec::<&str>::new());
+    assert_eq!(node_values(&list, "body"), Vec::<&str>::new());
 
     let again = app
         .query_as(&commenter, DELETE, json!({ "id": own["id"] }))
@@ -194,7 +188,7 @@ async fn comments_paginate_in_both_directions() {
             list["pageInfo"]["hasNextPage"], expected_next,
             "page {page}"
         );
-        seen.extend(bodies(&list).into_iter().map(str::to_owned));
+        seen.extend(node_values(&list, "body").into_iter().map(str::to_owned));
         after = list["pageInfo"]["endCursor"].clone();
     }
     assert_eq!(
@@ -209,6 +203,6 @@ async fn comments_paginate_in_both_directions() {
     );
 
     let newest = comments(&app, &article, json!({ "last": 2 })).await;
-    assert_eq!(bodies(&newest), ["comment 4", "comment 5"]);
+    assert_eq!(node_values(&newest, "body"), ["comment 4", "comment 5"]);
     assert_eq!(newest["pageInfo"]["hasPreviousPage"], true);
 }

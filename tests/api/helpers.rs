@@ -273,3 +273,17 @@ pub fn error(response: &Value) -> (String, Option<String>, String) {
 pub fn code(response: &Value) -> String {
     error(response).0
 }
+
+/// The string `field` of each node of a connection, in order.
+pub fn node_values<'a>(connection: &'a Value, field: &str) -> Vec<&'a str> {
+    connection["nodes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a connection: {connection:#}"))
+        .iter()
+        .map(|node| {
+            node[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field} in {node}"))
+        })
+        .collect()
+}

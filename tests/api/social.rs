@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, code, data, error, spawn_app};
+use crate::helpers::{Session, TestApp, code, data, error, node_values, spawn_app};
 
 const FOLLOW: &str = "mutation($username: String!) { followUser(username: $username) {
     username followersCount viewerIsFollowing } }";
@@ -21,24 +21,6 @@ async fn follow(app: &TestApp, who: &Session, username: &str) -> Value {
 async fn favorite(app: &TestApp, who: &Session, id: &Value) -> Value {
     let response = app.query_as(who, FAVORITE, json!({ "id": id })).await;
     data(&response)["favoriteArticle"].clone()
-}
-
-fn usernames(connection: &Value) -> Vec<&str> {
-    connection["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|node| node["username"].as_str().unwrap())
-        .collect()
-}
-
-fn slugs(connection: &Value) -> Vec<&str> {
-    connection["nodes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|node| node["slug"].as_str().unwrap())
-        .collect()
 }
 
 #[tokio::test]
@@ -98,10 +80,13 @@ async fn follower_and_following_lists_are_most_recent_first() {
     let response = app.query(lists, json!({})).await;
     let followers = &data(&response)["star"]["followers"];
     assert_eq!(followers["totalCount"], 3);
-    assert_eq!(usernames(followers), ["late", "fan", "early"]);
+    assert_eq!(node_values(followers, "username"), ["late", "fan", "early"]);
     let following = &data(&response)["fan"]["following"];
     assert_eq!(following["totalCount"], 3);
-    assert_eq!(usernames(following), ["early", "other", "star"]);
+    assert_eq!(
+        node_values(following, "username"),
+        ["early", "other", "star"]
+    );
 }
 
 #[tokio::test]
@@ -192,10 +177,10 @@ async fn favorites_are_listed_most_recently_favorited_first() {
         .await;
     let favorites = &data(&response)["user"]["favorites"];
     assert_eq!(favorites["totalCount"], 3);
-    assert_eq!(slugs(favorites), ["first", "third", "second"]);
+    assert_eq!(node_values(favorites, "slug"), ["first", "third", "second"]);
     let filtered = &data(&response)["articles"];
     assert_eq!(filtered["totalCount"], 3);
-    let mut filtered = slugs(filtered);
+    let mut filtered = node_values(filtered, "slug");
     filtered.sort_unstable();
     assert_eq!(filtered, ["first", "second", "third"]);
 }
@@ -258,7 +243,7 @@ async fn feed_holds_published_articles_of_followed_authors() {
     let response = app.query_as(&reader, feed, json!({})).await;
     let feed_page = &data(&response)["feed"];
     assert_eq!(feed_page["totalCount"], 2);
-    assert_eq!(slugs(feed_page), ["newer-post", "older-post"]);
+    assert_eq!(node_values(feed_page, "slug"), ["newer-post", "older-post"]);
     assert!(
         feed_page["nodes"]
             .as_array()
