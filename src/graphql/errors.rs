@@ -7,12 +7,13 @@
 //! answered as INTERNAL_SERVER_ERROR with no detail, so SQL, paths or stack
 //! traces never reach a client.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::{
-    Context, Response, ServerError, ServerResult, ValidationResult, Variables,
+    Response, ServerError, ServerResult, ValidationResult, Value, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
+        NextValidation, ResolveInfo,
     },
     parser::types::ExecutableDocument,
 };
@@ -90,36 +91,56 @@ fn set_code(err: &mut ServerError, code: &'static str) {
         .set("code", code);
 }
 
-/// Resolves a nullable field to `null` while reporting `err` at its path.
-///
-/// Returning `Err` from a resolver makes async-graphql 7 leave the field out
-/// of `data` altogether, which clients (Apollo's cache among them) read as a
-/// missing field rather than the spec's "null plus an error".
-pub fn null_with_error<T>(ctx: &Context<'_>, err: ServiceError) -> Option<T> {
-    let error = async_graphql::Error::from(err).into_server_error(ctx.item.pos);
-    ctx.add_error(ctx.set_error_path(error));
-    None
-}
-
 /// Installs the error mapping on a schema.
 pub struct ErrorCodes;
 
 impl ExtensionFactory for ErrorCodes {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension)
+        Arc::new(ErrorCodesExtension::default())
     }
 }
 
-struct ErrorCodesExtension;
+/// One per request.
+#[derive(Default)]
+struct ErrorCodesExtension {
+    /// Errors of nullable fields that were resolved to null instead.
+    nulled: Mutex<Vec<ServerError>>,
+}
 
 #[async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        let nulled =
+            std::mem::take(&mut *self.nulled.lock().unwrap_or_else(PoisonError::into_inner));
+        response.errors.extend(nulled);
         for err in &mut response.errors {
             classify(err);
         }
         response
+    }
+
+    /// A failed nullable field resolves to null, with its error reported.
+    /// Left alone, async-graphql 7 drops a failed field from `data` entirely,
+    /// which clients (Apollo's cache among them) read as a missing field, not
+    /// as the spec's "null plus an error".
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> ServerResult<Option<Value>> {
+        let nullable = !info.return_type.ends_with('!');
+        match next.run(ctx, info).await {
+            Err(err) if nullable => {
+                self.nulled
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(err);
+                Ok(Some(Value::Null))
+            }
+            other => other,
+        }
     }
 
     async fn parse_query(

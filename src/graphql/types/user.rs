@@ -8,7 +8,6 @@ use crate::{
     graphql::{
         connection::{ListConnection, connection, page_request},
         context::ContextExt,
-        errors::null_with_error,
         inputs::{ArticleOrder, Role},
     },
     policy::{self, Viewer},
@@ -53,12 +52,12 @@ impl User {
 
     /// Visible to the user themself and to ADMIN; others get null and a
     /// FORBIDDEN error at this path.
-    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+    async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>, ServiceError> {
         self.private(ctx, &self.0.email)
     }
 
     /// Visible to the user themself and to ADMIN.
-    async fn role(&self, ctx: &Context<'_>) -> Option<Role> {
+    async fn role(&self, ctx: &Context<'_>) -> Result<Option<Role>, ServiceError> {
         self.private(ctx, self.0.role.into())
     }
 
@@ -160,14 +159,13 @@ impl User {
     }
 
     /// `value` for the user themself and ADMIN; null and FORBIDDEN for others.
-    fn private<T>(&self, ctx: &Context<'_>, value: T) -> Option<T> {
+    fn private<T>(&self, ctx: &Context<'_>, value: T) -> Result<Option<T>, ServiceError> {
         if policy::can_read_private_profile(self.viewer(ctx), self.0.id) {
-            Some(value)
+            Ok(Some(value))
         } else {
-            null_with_error(
-                ctx,
-                ServiceError::Forbidden("only the user themself or an ADMIN may see this field"),
-            )
+            Err(ServiceError::Forbidden(
+                "only the user themself or an ADMIN may see this field",
+            ))
         }
     }
 
