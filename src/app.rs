@@ -10,11 +10,15 @@ use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 
 use crate::{
     auth::tokens::TokenKeys,
+    cache::Counters,
     config::ServeSettings,
     db,
     graphql::{self, FolioSchema},
     http,
-    services::accounts::AuthSettings,
+    services::{
+        accounts::AuthSettings,
+        throttle::{LoginLimits, LoginThrottle},
+    },
 };
 
 /// What every request shares: one instance of this per process.
@@ -23,6 +27,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub auth: Arc<AuthSettings>,
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// Whether the client address comes from `X-Forwarded-For`.
+    pub trust_forwarded_for: bool,
 }
 
 /// The router's state: the shared state plus the schema built over it.
@@ -56,6 +62,11 @@ impl Application {
             Some(url) => Some(connect_redis(url).await?),
             None => None,
         };
+        let login_window = Duration::from_secs(settings.login_window.into());
+        let counters = match &redis {
+            Some(redis) => Counters::redis(redis.clone(), &settings.redis_prefix),
+            None => Counters::memory(login_window),
+        };
         let state = AppState {
             db,
             auth: Arc::new(AuthSettings {
@@ -64,8 +75,17 @@ impl Application {
                     chrono::Duration::seconds(settings.access_token_ttl.into()),
                 ),
                 refresh_ttl: chrono::Duration::seconds(settings.refresh_token_ttl.into()),
+                throttle: LoginThrottle::new(
+                    counters,
+                    LoginLimits {
+                        per_account: settings.login_failures_per_account,
+                        per_address: settings.login_failures_per_address,
+                        window: login_window,
+                    },
+                ),
             }),
             redis,
+            trust_forwarded_for: settings.trust_forwarded_for,
         };
         let schema = graphql::build_schema(Some(state.clone()));
         let router = router(
@@ -95,9 +115,13 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, finishing requests in flight.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "Folio is listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     }
 }
 

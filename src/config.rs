@@ -72,6 +72,24 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Failed logins allowed per account (email) in a window.
+    #[arg(long, env = "FOLIO_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10)]
+    pub login_failures_per_account: u64,
+
+    /// Failed logins allowed per client address in a window.
+    #[arg(long, env = "FOLIO_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 100)]
+    pub login_failures_per_address: u64,
+
+    /// Length of the failed-login window, in seconds.
+    #[arg(long, env = "FOLIO_LOGIN_WINDOW", default_value_t = 900)]
+    pub login_window: u32,
+
+    /// Take the client address from the last `X-Forwarded-For` hop (the one
+    /// the proxy in front of Folio added). Only behind such a proxy: anyone
+    /// can send the header.
+    #[arg(long, env = "FOLIO_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+
     /// Skip migrations at startup (run `folio migrate` separately instead).
     #[arg(long, env = "FOLIO_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,

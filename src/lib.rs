@@ -11,3 +11,4 @@ pub mod policy;
 pub mod services;
 
 pub use app::Application;
+pub mod cache;

@@ -1,3 +1,5 @@
+use std::net::IpAddr;
+
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
@@ -9,13 +11,16 @@ use crate::{app::AppState, policy::Viewer};
 /// one viewer can never be served to another.
 pub struct RequestData {
     pub viewer: Option<Viewer>,
+    /// The client's address, when known.
+    pub client: Option<IpAddr>,
     pub loaders: Loaders,
 }
 
 impl RequestData {
-    pub fn new(state: &AppState, viewer: Option<Viewer>) -> Self {
+    pub fn new(state: &AppState, viewer: Option<Viewer>, client: Option<IpAddr>) -> Self {
         Self {
             viewer,
+            client,
             loaders: Loaders::new(state.db.clone(), viewer),
         }
     }

@@ -18,13 +18,16 @@ use async_graphql::{
     parser::types::ExecutableDocument,
 };
 
-use crate::services::ServiceError;
+use axum::http::{HeaderValue, header};
+
+use crate::services::{ServiceError, retry_after_secs};
 
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
 pub const FORBIDDEN: &str = "FORBIDDEN";
 pub const NOT_FOUND: &str = "NOT_FOUND";
 pub const CONFLICT: &str = "CONFLICT";
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
 pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
 pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
@@ -39,6 +42,7 @@ pub fn code_of(err: &ServiceError) -> &'static str {
         ServiceError::NotFound(_) => NOT_FOUND,
         ServiceError::Unauthenticated(_) => UNAUTHENTICATED,
         ServiceError::Forbidden(_) => FORBIDDEN,
+        ServiceError::RateLimited { .. } => RATE_LIMITED,
         ServiceError::Database(_) | ServiceError::Hash(_) | ServiceError::Token(_) => {
             INTERNAL_SERVER_ERROR
         }
@@ -57,6 +61,10 @@ pub fn classify(err: &mut ServerError) {
     let source = err
         .source::<ServiceError>()
         .or_else(|| err.source::<Arc<ServiceError>>().map(AsRef::as_ref));
+    let retry_after = match source {
+        Some(ServiceError::RateLimited { retry_after }) => Some(retry_after_secs(retry_after)),
+        _ => None,
+    };
     let (code, field, message) = match source {
         Some(source) => {
             let code = code_of(source);
@@ -83,6 +91,23 @@ pub fn classify(err: &mut ServerError) {
             .get_or_insert_with(Default::default)
             .set("field", field);
     }
+    if let Some(seconds) = retry_after {
+        err.extensions
+            .get_or_insert_with(Default::default)
+            .set("retryAfter", seconds);
+    }
+}
+
+/// The longest `retryAfter` among the errors, for the `Retry-After` header.
+fn retry_after(errors: &[ServerError]) -> Option<u64> {
+    errors
+        .iter()
+        .filter_map(|err| err.extensions.as_ref()?.get("retryAfter"))
+        .filter_map(|value| match value {
+            Value::Number(number) => number.as_u64(),
+            _ => None,
+        })
+        .max()
 }
 
 fn set_code(err: &mut ServerError, code: &'static str) {
@@ -116,6 +141,11 @@ impl Extension for ErrorCodesExtension {
         response.errors.extend(nulled);
         for err in &mut response.errors {
             classify(err);
+        }
+        if let Some(seconds) = retry_after(&response.errors)
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.http_headers.insert(header::RETRY_AFTER, value);
         }
         response
     }

@@ -34,17 +34,24 @@ impl MutationRoot {
     }
 
     /// Wrong email and wrong password give the same UNAUTHENTICATED error.
+    /// Repeated failures for one account or from one address are refused with
+    /// RATE_LIMITED until the window closes (`extensions.retryAfter`).
     async fn login(
         &self,
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> Result<AuthPayload, ServiceError> {
         let state = ctx.state();
-        Ok(
-            accounts::login(&state.db, &state.auth, &input.email, &input.password)
-                .await?
-                .into(),
+        let client = ctx.request().client;
+        Ok(accounts::login(
+            &state.db,
+            &state.auth,
+            &input.email,
+            &input.password,
+            client,
         )
+        .await?
+        .into())
     }
 
     /// Exchanges a refresh token for new tokens. Each refresh token works once;

@@ -4,8 +4,10 @@ use async_graphql::{
     BatchRequest, BatchResponse, Request, Response, ServerError, parser::types::OperationType,
 };
 use async_graphql_axum::GraphQLBatchRequest;
+use std::net::{IpAddr, SocketAddr};
+
 use axum::{
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response as HttpResponse},
 };
@@ -21,10 +23,12 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
 pub async fn handle(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     headers: HeaderMap,
     request: GraphQLBatchRequest,
 ) -> HttpResponse {
+    let client = client_address(&state.app, peer, &headers);
     let viewer = match authenticate(&state.app, &headers).await {
         Ok(viewer) => viewer,
         Err(rejection) => return rejection,
@@ -45,12 +49,12 @@ pub async fn handle(
     }
     let batch = match batch {
         BatchRequest::Single(request) => {
-            BatchRequest::Single(with_data(&state.app, viewer, request))
+            BatchRequest::Single(with_data(&state.app, viewer, client, request))
         }
         BatchRequest::Batch(requests) => BatchRequest::Batch(
             requests
                 .into_iter()
-                .map(|request| with_data(&state.app, viewer, request))
+                .map(|request| with_data(&state.app, viewer, client, request))
                 .collect(),
         ),
     };
@@ -58,8 +62,32 @@ pub async fn handle(
     respond(&headers, response)
 }
 
-fn with_data(state: &AppState, viewer: Option<Viewer>, request: Request) -> Request {
-    request.data(RequestData::new(state, viewer))
+fn with_data(
+    state: &AppState,
+    viewer: Option<Viewer>,
+    client: Option<IpAddr>,
+    request: Request,
+) -> Request {
+    request.data(RequestData::new(state, viewer, client))
+}
+
+/// The client's address: the TCP peer, or behind a trusted proxy the last
+/// `X-Forwarded-For` hop, which that proxy appended (earlier hops are
+/// whatever the client chose to send).
+fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Option<IpAddr> {
+    if !state.trust_forwarded_for {
+        return Some(peer.ip());
+    }
+    let last_hop = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .next_back();
+    // A last hop that is not an address is not trusted to name anyone.
+    last_hop
+        .and_then(|hop| hop.trim().parse().ok())
+        .or(Some(peer.ip()))
 }
 
 fn is_mutation(request: &mut Request) -> bool {
@@ -151,8 +179,21 @@ fn respond(headers: &HeaderMap, response: BatchResponse) -> HttpResponse {
         .and_then(|accept| accept.to_str().ok())
         .is_some_and(|accept| accept.contains(GRAPHQL_RESPONSE_JSON));
     let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned());
+    let extra_headers = match &response {
+        BatchResponse::Single(single) => single.http_headers.clone(),
+        BatchResponse::Batch(responses) => responses
+            .iter()
+            .flat_map(|response| response.http_headers.clone())
+            .filter_map(|(name, value)| Some((name?, value)))
+            .collect(),
+    };
     if !wants_graphql_json {
-        return ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+        return (
+            extra_headers,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
     }
     let failed_before_execution = match &response {
         BatchResponse::Single(single) => {

@@ -1,12 +1,14 @@
 //! Registration, login and refresh-token sessions.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, Set, TransactionTrait, sea_query::Expr,
 };
 
-use super::{ServiceError, ServiceResult, now, require_viewer};
+use super::{ServiceError, ServiceResult, now, require_viewer, throttle::LoginThrottle};
 use crate::{
     auth::{
         password,
@@ -20,11 +22,12 @@ use crate::{
     policy::Viewer,
 };
 
-/// What issuing credentials needs.
+/// What authenticating people and issuing credentials needs.
 #[derive(Clone)]
 pub struct AuthSettings {
     pub keys: TokenKeys,
     pub refresh_ttl: Duration,
+    pub throttle: LoginThrottle,
 }
 
 /// A logged-in session handed to the client.
@@ -69,12 +72,15 @@ pub async fn register(
     Ok(session)
 }
 
+/// A login attempt from `address` (the client's IP, when known).
 pub async fn login(
     db: &DatabaseConnection,
     auth: &AuthSettings,
     email: &str,
     password: &str,
+    address: Option<IpAddr>,
 ) -> ServiceResult<Session> {
+    auth.throttle.check(email, address).await?;
     // An unparseable email cannot belong to an account; treat it like an
     // unknown one (same error, same hashing work) rather than as bad input.
     let found = match Email::parse(email) {
@@ -87,10 +93,12 @@ pub async fn login(
         Err(_) => None,
     };
     let stored = found.as_ref().map(|user| user.password_hash.clone());
-    if !password::verify(password, stored).await? {
+    let verified = password::verify(password, stored).await?;
+    let Some(user) = found.filter(|_| verified) else {
+        auth.throttle.record_failure(email, address).await;
         return Err(ServiceError::Unauthenticated(BAD_CREDENTIALS));
-    }
-    let user = found.ok_or(ServiceError::Unauthenticated(BAD_CREDENTIALS))?;
+    };
+    auth.throttle.record_success(email).await;
     let txn = db.begin().await?;
     let session = start_session(&txn, auth, user).await?;
     txn.commit().await?;

@@ -27,6 +27,10 @@ pub enum ServiceError {
     /// FORBIDDEN: the viewer is known but may not do this.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// RATE_LIMITED, with `extensions.retryAfter` (seconds) and a
+    /// `Retry-After` header.
+    #[error("too many attempts; retry in {} seconds", retry_after_secs(.retry_after))]
+    RateLimited { retry_after: std::time::Duration },
     /// INTERNAL_SERVER_ERROR, with no detail: logged server-side only.
     #[error("database error: {0}")]
     Database(#[from] DbErr),
@@ -47,4 +51,9 @@ impl ServiceError {
             message: message.into(),
         }
     }
+}
+
+/// Whole seconds to wait, rounded up so a client never retries too early.
+pub fn retry_after_secs(retry_after: &std::time::Duration) -> u64 {
+    retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)
 }

@@ -9,11 +9,12 @@ mod error;
 pub mod pagination;
 pub mod social;
 pub mod tags;
+pub mod throttle;
 pub mod users;
 
 use chrono::{DateTime, Utc};
 
-pub use error::{ServiceError, ServiceResult};
+pub use error::{ServiceError, ServiceResult, retry_after_secs};
 pub use pagination::{Page, TotalCount};
 
 use crate::policy::Viewer;

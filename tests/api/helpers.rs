@@ -15,7 +15,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
-    _database: TestDatabase,
+    pub database: TestDatabase,
 }
 
 pub struct Session {
@@ -130,6 +130,10 @@ pub fn settings(database_url: &str) -> ServeSettings {
         access_token_ttl: 900,
         refresh_token_ttl: 3600,
         max_body_bytes: 64 * 1024,
+        login_failures_per_account: 10,
+        login_failures_per_address: 100,
+        login_window: 900,
+        trust_forwarded_for: false,
         skip_migrations: false,
     }
 }
@@ -150,7 +154,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestA
         address,
         client: reqwest::Client::new(),
         db,
-        _database: database,
+        database,
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod articles;
+mod authorization;
 mod comments;
 mod helpers;
 mod http;
@@ -15,3 +16,4 @@ mod migrations;
 mod pagination;
 mod schema;
 mod social;
+mod throttle;
