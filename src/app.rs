@@ -27,6 +27,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub auth: Arc<AuthSettings>,
     pub redis: Option<redis::aio::ConnectionManager>,
+    pub statements: db::StatementCounter,
+    pub dataloader_delay: Duration,
     /// Whether the client address comes from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
 }
@@ -49,12 +51,13 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: ServeSettings) -> anyhow::Result<Self> {
         let secret = settings.jwt_secret()?;
-        let db = db::connect(
+        let mut db = db::connect(
             &settings.database.database_url,
             settings.database.db_max_connections,
         )
         .await
         .context("connecting to the database")?;
+        let statements = db::StatementCounter::attach(&mut db);
         if !settings.skip_migrations {
             db::migrate(&db).await.context("migrating the database")?;
         }
@@ -85,6 +88,8 @@ impl Application {
                 ),
             }),
             redis,
+            statements,
+            dataloader_delay: Duration::from_micros(settings.dataloader_delay_us),
             trust_forwarded_for: settings.trust_forwarded_for,
         };
         let schema = graphql::build_schema(Some(state.clone()));

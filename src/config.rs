@@ -90,6 +90,12 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
+    /// How long a batch loader waits for more keys before querying, in
+    /// microseconds. Longer batches more reliably; every level of nesting in a
+    /// query pays it once.
+    #[arg(long, env = "FOLIO_DATALOADER_DELAY_US", default_value_t = 1000)]
+    pub dataloader_delay_us: u64,
+
     /// Skip migrations at startup (run `folio migrate` separately instead).
     #[arg(long, env = "FOLIO_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,

@@ -21,7 +21,7 @@ impl RequestData {
         Self {
             viewer,
             client,
-            loaders: Loaders::new(state.db.clone(), viewer),
+            loaders: Loaders::new(state.db.clone(), viewer, state.dataloader_delay),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! resolves goes through one of these, so a page costs one query per relation
 //! instead of one per row.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
@@ -10,7 +10,11 @@ use sea_orm::DatabaseConnection;
 use crate::{
     db::entities::{article, user},
     policy::Viewer,
-    services::{ServiceError, articles, social, users},
+    services::{
+        ServiceError, articles,
+        social::{self, FollowSide},
+        users,
+    },
 };
 
 pub type LoadError = Arc<ServiceError>;
@@ -21,23 +25,49 @@ pub struct Loaders {
     pub tags: DataLoader<TagsLoader>,
     pub favorited: DataLoader<FavoritedLoader>,
     pub following: DataLoader<FollowingLoader>,
+    pub followers_count: DataLoader<FollowCountLoader>,
+    pub following_count: DataLoader<FollowCountLoader>,
 }
 
 impl Loaders {
-    pub fn new(db: DatabaseConnection, viewer: Option<Viewer>) -> Self {
+    pub fn new(db: DatabaseConnection, viewer: Option<Viewer>, delay: Duration) -> Self {
         let viewer_id = viewer.map(|viewer| viewer.id);
         Self {
-            users: DataLoader::new(UserLoader(db.clone()), tokio::spawn),
-            articles: DataLoader::new(ArticleLoader(db.clone()), tokio::spawn),
-            tags: DataLoader::new(TagsLoader(db.clone()), tokio::spawn),
+            users: DataLoader::new(UserLoader(db.clone()), tokio::spawn).delay(delay),
+            articles: DataLoader::new(ArticleLoader(db.clone()), tokio::spawn).delay(delay),
+            tags: DataLoader::new(TagsLoader(db.clone()), tokio::spawn).delay(delay),
             favorited: DataLoader::new(
                 FavoritedLoader {
                     db: db.clone(),
                     viewer_id,
                 },
                 tokio::spawn,
-            ),
-            following: DataLoader::new(FollowingLoader { db, viewer_id }, tokio::spawn),
+            )
+            .delay(delay),
+            following: DataLoader::new(
+                FollowingLoader {
+                    db: db.clone(),
+                    viewer_id,
+                },
+                tokio::spawn,
+            )
+            .delay(delay),
+            followers_count: DataLoader::new(
+                FollowCountLoader {
+                    db: db.clone(),
+                    side: FollowSide::Followers,
+                },
+                tokio::spawn,
+            )
+            .delay(delay),
+            following_count: DataLoader::new(
+                FollowCountLoader {
+                    db,
+                    side: FollowSide::Following,
+                },
+                tokio::spawn,
+            )
+            .delay(delay),
         }
     }
 }
@@ -121,5 +151,22 @@ impl Loader<i64> for FollowingLoader {
             .iter()
             .map(|key| (*key, following.contains(key)))
             .collect())
+    }
+}
+
+/// How many followers (or followees) each user has.
+pub struct FollowCountLoader {
+    db: DatabaseConnection,
+    side: FollowSide,
+}
+
+impl Loader<i64> for FollowCountLoader {
+    type Value = i64;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i64>, LoadError> {
+        social::follow_counts(&self.db, self.side, keys)
+            .await
+            .map_err(Arc::new)
     }
 }

@@ -2,11 +2,11 @@
 //! unfavoriting something never favorited is not an error, and the counters
 //! change only when a row really appears or disappears.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
@@ -245,17 +245,25 @@ pub async fn follows(
     Ok(page.filter_map(|row| people.remove(&person(&row))))
 }
 
-/// How many follow `user_id`, and how many `user_id` follows.
-pub async fn follow_count(
+/// For each of `user_ids`: how many follow them (`Followers`), or how many
+/// they follow (`Following`). Users with none are absent from the map.
+pub async fn follow_counts(
     db: &DatabaseConnection,
-    user_id: i64,
     side: FollowSide,
-) -> ServiceResult<i64> {
-    let count = follow::Entity::find()
-        .filter(side.column().eq(user_id))
-        .count(db)
-        .await?;
-    Ok(i64::try_from(count).unwrap_or(i64::MAX))
+    user_ids: &[i64],
+) -> ServiceResult<HashMap<i64, i64>> {
+    let column = side.column();
+    Ok(follow::Entity::find()
+        .select_only()
+        .column(column)
+        .column_as(follow::Column::Id.count(), "count")
+        .filter(column.is_in(user_ids.iter().copied()))
+        .group_by(column)
+        .into_tuple::<(i64, i64)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// Articles `user_id` favorited, most recently favorited first. Drafts never

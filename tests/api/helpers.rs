@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use folio::{
     Application,
     config::{DatabaseSettings, Environment, ServeSettings},
-    db::entities::user::Role,
+    db::{StatementCounter, entities::user::Role},
     services::users,
 };
 use reqwest::{StatusCode, header};
@@ -16,6 +16,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub database: TestDatabase,
+    /// SQL statements the server has executed so far.
+    pub statements: StatementCounter,
 }
 
 pub struct Session {
@@ -134,6 +136,7 @@ pub fn settings(database_url: &str) -> ServeSettings {
         login_failures_per_address: 100,
         login_window: 900,
         trust_forwarded_for: false,
+        dataloader_delay_us: 1000,
         skip_migrations: false,
     }
 }
@@ -149,12 +152,14 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestA
     let app = Application::build(settings).await.expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.state.db.clone();
+    let statements = app.state.statements.clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         client: reqwest::Client::new(),
         db,
         database,
+        statements,
     }
 }
 

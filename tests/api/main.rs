@@ -13,6 +13,7 @@ mod comments;
 mod helpers;
 mod http;
 mod migrations;
+mod n_plus_one;
 mod pagination;
 mod schema;
 mod social;

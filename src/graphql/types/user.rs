@@ -129,12 +129,14 @@ impl User {
             .await
     }
 
-    async fn followers_count(&self, ctx: &Context<'_>) -> Result<i64, ServiceError> {
-        social::follow_count(ctx.db(), self.0.id, FollowSide::Followers).await
+    async fn followers_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let count = ctx.loaders().followers_count.load_one(self.0.id).await?;
+        Ok(count.unwrap_or(0))
     }
 
-    async fn following_count(&self, ctx: &Context<'_>) -> Result<i64, ServiceError> {
-        social::follow_count(ctx.db(), self.0.id, FollowSide::Following).await
+    async fn following_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        let count = ctx.loaders().following_count.load_one(self.0.id).await?;
+        Ok(count.unwrap_or(0))
     }
 
     /// Whether the viewer follows this user; false when anonymous.
