@@ -38,6 +38,8 @@ pub struct AppState {
 pub struct HttpState {
     pub app: AppState,
     pub schema: FolioSchema,
+    /// Most operations in one batched request.
+    pub max_batch: usize,
 }
 
 /// A server bound to its port, ready to run. Binding happens in `build`, so a
@@ -92,11 +94,12 @@ impl Application {
             dataloader_delay: Duration::from_micros(settings.dataloader_delay_us),
             trust_forwarded_for: settings.trust_forwarded_for,
         };
-        let schema = graphql::build_schema(Some(state.clone()));
+        let schema = graphql::build_schema(Some(state.clone()), settings.query_limits());
         let router = router(
             HttpState {
                 app: state.clone(),
                 schema,
+                max_batch: settings.max_batch,
             },
             &settings,
         );

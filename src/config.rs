@@ -72,6 +72,31 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Deepest nesting of selections a query may have.
+    #[arg(long, env = "FOLIO_MAX_DEPTH", default_value_t = 15)]
+    pub max_depth: usize,
+
+    /// Highest query complexity: each field costs 1 plus its children, and a
+    /// connection its page size times the cost of one item.
+    #[arg(long, env = "FOLIO_MAX_COMPLEXITY", default_value_t = 20_000)]
+    pub max_complexity: usize,
+
+    /// Most aliased fields in one query.
+    #[arg(long, env = "FOLIO_MAX_ALIASES", default_value_t = 50)]
+    pub max_aliases: usize,
+
+    /// Most root fields in one operation.
+    #[arg(long, env = "FOLIO_MAX_ROOT_FIELDS", default_value_t = 20)]
+    pub max_root_fields: usize,
+
+    /// Most field selections in one query, fragments expanded.
+    #[arg(long, env = "FOLIO_MAX_FIELDS", default_value_t = 2_000)]
+    pub max_fields: usize,
+
+    /// Most operations in one batched request.
+    #[arg(long, env = "FOLIO_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+
     /// Failed logins allowed per account (email) in a window.
     #[arg(long, env = "FOLIO_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10)]
     pub login_failures_per_account: u64,
@@ -114,6 +139,16 @@ pub enum ConfigError {
 }
 
 impl ServeSettings {
+    pub fn query_limits(&self) -> crate::graphql::QueryLimits {
+        crate::graphql::QueryLimits {
+            depth: self.max_depth,
+            complexity: self.max_complexity,
+            aliases: self.max_aliases,
+            root_fields: self.max_root_fields,
+            fields: self.max_fields,
+        }
+    }
+
     /// The JWT secret to use. In development a missing secret is replaced by a
     /// random one (tokens then die with the process); in production it is an
     /// error, as is a short secret anywhere.

@@ -3,7 +3,7 @@
 
 mod account;
 mod article;
-mod cursor;
+pub mod cursor;
 mod id;
 
 pub use account::{Bio, Email, ImageUrl, Password, Username};

@@ -181,7 +181,13 @@ impl Extension for ErrorCodesExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         next.run(ctx, query, variables).await.map_err(|mut err| {
-            set_code(&mut err, GRAPHQL_PARSE_FAILED);
+            let coded = err
+                .extensions
+                .as_ref()
+                .is_some_and(|extensions| extensions.get("code").is_some());
+            if !coded {
+                set_code(&mut err, GRAPHQL_PARSE_FAILED);
+            }
             err
         })
     }

@@ -4,6 +4,7 @@ mod connection;
 mod context;
 pub mod errors;
 mod inputs;
+pub mod limits;
 mod loaders;
 mod mutation;
 mod query;
@@ -12,6 +13,7 @@ mod types;
 use async_graphql::{EmptySubscription, Schema};
 
 pub use context::RequestData;
+pub use limits::QueryLimits;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 
@@ -21,9 +23,12 @@ pub type FolioSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema. `state` is shared by every request; per-request data
 /// (viewer, loaders) is attached by the HTTP handler.
-pub fn build_schema(state: Option<AppState>) -> FolioSchema {
-    let mut builder =
-        Schema::build(QueryRoot, MutationRoot, EmptySubscription).extension(errors::ErrorCodes);
+pub fn build_schema(state: Option<AppState>, limits: QueryLimits) -> FolioSchema {
+    let mut builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .extension(errors::ErrorCodes)
+        .extension(limits::ShapeLimits(limits))
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity);
     if let Some(state) = state {
         builder = builder.data(state);
     }
@@ -32,5 +37,5 @@ pub fn build_schema(state: Option<AppState>) -> FolioSchema {
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(None).sdl()
+    build_schema(None, QueryLimits::default()).sdl()
 }

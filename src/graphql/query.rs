@@ -1,3 +1,4 @@
+use crate::graphql::limits::connection_cost;
 use async_graphql::{Context, ID, Object};
 
 use super::{
@@ -25,6 +26,7 @@ impl QueryRoot {
 
     /// Refetches several objects; each entry is null when that object does not
     /// exist or is not visible.
+    #[graphql(complexity = "1 + ids.len() * child_complexity")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,
@@ -79,6 +81,7 @@ impl QueryRoot {
     /// Published articles.
     // Relay's four pagination arguments plus filter and order are the API.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -98,6 +101,7 @@ impl QueryRoot {
 
     /// Published articles by the authors the viewer follows, newest first.
     /// UNAUTHENTICATED when anonymous.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn feed(
         &self,
         ctx: &Context<'_>,
@@ -113,6 +117,7 @@ impl QueryRoot {
     }
 
     /// Tags in use, most used first.
+    #[graphql(complexity = "connection_cost(first, None, child_complexity)")]
     async fn tags(
         &self,
         ctx: &Context<'_>,

@@ -1,9 +1,10 @@
 //! `GET` and `POST /graphql`: authenticate, attach per-request data, execute.
 
 use async_graphql::{
-    BatchRequest, BatchResponse, Request, Response, ServerError, parser::types::OperationType,
+    BatchRequest, BatchResponse, ParseRequestError, Request, Response, ServerError,
+    parser::types::OperationType,
 };
-use async_graphql_axum::GraphQLBatchRequest;
+use async_graphql_axum::{GraphQLBatchRequest, rejection::GraphQLRejection};
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
@@ -26,14 +27,44 @@ pub async fn handle(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     headers: HeaderMap,
-    request: GraphQLBatchRequest,
+    request: Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> HttpResponse {
+    let request = match request {
+        Ok(request) => request,
+        Err(GraphQLRejection(ParseRequestError::PayloadTooLarge)) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large",
+                errors::BAD_USER_INPUT,
+            );
+        }
+        Err(GraphQLRejection(err)) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                &format!("the request is not a GraphQL request: {err}"),
+                errors::BAD_USER_INPUT,
+            );
+        }
+    };
     let client = client_address(&state.app, peer, &headers);
     let viewer = match authenticate(&state.app, &headers).await {
         Ok(viewer) => viewer,
         Err(rejection) => return rejection,
     };
     let mut batch = request.into_inner();
+    if let BatchRequest::Batch(requests) = &batch
+        && requests.len() > state.max_batch
+    {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "a batch may hold at most {} operations (this one holds {})",
+                state.max_batch,
+                requests.len()
+            ),
+            errors::BAD_USER_INPUT,
+        );
+    }
     // GET must not change anything: GET requests can be triggered cross-site
     // and are cached by intermediaries.
     if method == Method::GET && batch.iter_mut().any(is_mutation) {

@@ -137,6 +137,12 @@ pub fn settings(database_url: &str) -> ServeSettings {
         login_window: 900,
         trust_forwarded_for: false,
         dataloader_delay_us: 1000,
+        max_depth: 15,
+        max_complexity: 20_000,
+        max_aliases: 50,
+        max_root_fields: 20,
+        max_fields: 2_000,
+        max_batch: 10,
         skip_migrations: false,
     }
 }

@@ -12,6 +12,7 @@ mod authorization;
 mod comments;
 mod helpers;
 mod http;
+mod limits;
 mod migrations;
 mod n_plus_one;
 mod pagination;

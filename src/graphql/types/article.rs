@@ -1,3 +1,4 @@
+use crate::graphql::limits::connection_cost;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -88,6 +89,7 @@ impl Article {
     }
 
     /// Oldest first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn comments(
         &self,
         ctx: &Context<'_>,

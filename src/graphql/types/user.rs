@@ -1,3 +1,4 @@
+use crate::graphql::limits::connection_cost;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -62,6 +63,7 @@ impl User {
     }
 
     /// Published articles by this user.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -78,6 +80,7 @@ impl User {
     }
 
     /// Unpublished articles: only the user themself sees any.
+    #[graphql(complexity = "connection_cost(first, None, child_complexity)")]
     async fn drafts(
         &self,
         ctx: &Context<'_>,
@@ -90,6 +93,7 @@ impl User {
     }
 
     /// Articles this user favorited, most recent first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn favorites(
         &self,
         ctx: &Context<'_>,
@@ -104,6 +108,7 @@ impl User {
     }
 
     /// People following this user, most recent first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn followers(
         &self,
         ctx: &Context<'_>,
@@ -117,6 +122,7 @@ impl User {
     }
 
     /// People this user follows, most recent first.
+    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn following(
         &self,
         ctx: &Context<'_>,

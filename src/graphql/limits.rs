@@ -1,0 +1,233 @@
+//! Limits on what one request may ask for, all checked before any resolver
+//! runs.
+//!
+//! - Depth and complexity use async-graphql's validation, with connection
+//!   fields annotated so a page counts as its size times the cost of what is
+//!   selected per item (by default async-graphql would count a connection of
+//!   100 articles like a single one).
+//! - The shape of the document (aliases, root fields, and the number of field
+//!   selections once fragments are expanded) is checked right after parsing,
+//!   by a walk that visits each fragment once: a document whose fragments
+//!   spread each other exponentially is refused without being expanded.
+
+use std::{collections::HashMap, sync::Arc};
+
+use async_graphql::{
+    ServerError, ServerResult, Variables,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+};
+
+use crate::domain::cursor::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    pub depth: usize,
+    pub complexity: usize,
+    pub aliases: usize,
+    pub root_fields: usize,
+    /// Field selections with fragments expanded.
+    pub fields: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            depth: 15,
+            complexity: 20_000,
+            aliases: 50,
+            root_fields: 20,
+            fields: 2_000,
+        }
+    }
+}
+
+/// The complexity of a connection field: its page size (as requested, within
+/// the limits pagination enforces) times the cost of one item's selection.
+pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let size = first
+        .or(last)
+        .map_or(DEFAULT_PAGE_SIZE, |size| u64::try_from(size).unwrap_or(0))
+        .clamp(1, MAX_PAGE_SIZE);
+    1 + usize::try_from(size).unwrap_or(usize::MAX) * child_complexity
+}
+
+/// Checks the shape limits of every parsed document.
+pub struct ShapeLimits(pub QueryLimits);
+
+impl ExtensionFactory for ShapeLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ShapeLimitsExtension(self.0))
+    }
+}
+
+struct ShapeLimitsExtension(QueryLimits);
+
+#[async_trait::async_trait]
+impl Extension for ShapeLimitsExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        check_shape(&document, &self.0)?;
+        Ok(document)
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+struct Shape {
+    fields: usize,
+    aliases: usize,
+}
+
+impl Shape {
+    fn add(self, other: Self) -> Self {
+        Self {
+            fields: self.fields.saturating_add(other.fields),
+            aliases: self.aliases.saturating_add(other.aliases),
+        }
+    }
+}
+
+fn check_shape(document: &ExecutableDocument, limits: &QueryLimits) -> ServerResult<()> {
+    let mut memo = HashMap::new();
+    for (_, operation) in document.operations.iter() {
+        let root = &operation.node.selection_set.node;
+        let root_fields = root
+            .items
+            .iter()
+            .filter(|item| matches!(item.node, Selection::Field(_)))
+            .count();
+        if root_fields > limits.root_fields {
+            return Err(refuse(format!(
+                "an operation may select at most {} root fields (this one selects {root_fields})",
+                limits.root_fields
+            )));
+        }
+        let shape = walk(document, root, &mut memo, &mut Vec::new());
+        if shape.aliases > limits.aliases {
+            return Err(refuse(format!(
+                "a query may use at most {} aliases (this one uses {})",
+                limits.aliases, shape.aliases
+            )));
+        }
+        if shape.fields > limits.fields {
+            return Err(refuse(format!(
+                "a query may select at most {} fields once fragments are expanded (this one selects {})",
+                limits.fields, shape.fields
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The expanded shape of a selection set, memoising fragments. A fragment
+/// cycle counts as empty here; validation rejects it.
+fn walk<'a>(
+    document: &'a ExecutableDocument,
+    selection_set: &'a SelectionSet,
+    memo: &mut HashMap<&'a str, Shape>,
+    visiting: &mut Vec<&'a str>,
+) -> Shape {
+    let mut shape = Shape::default();
+    for item in &selection_set.items {
+        let inner = match &item.node {
+            Selection::Field(field) => {
+                let own = Shape {
+                    fields: 1,
+                    aliases: usize::from(field.node.alias.is_some()),
+                };
+                own.add(walk(
+                    document,
+                    &field.node.selection_set.node,
+                    memo,
+                    visiting,
+                ))
+            }
+            Selection::InlineFragment(fragment) => {
+                walk(document, &fragment.node.selection_set.node, memo, visiting)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                if let Some(known) = memo.get(name) {
+                    *known
+                } else if visiting.contains(&name) {
+                    Shape::default()
+                } else if let Some(fragment) = document.fragments.get(name) {
+                    visiting.push(name);
+                    let computed =
+                        walk(document, &fragment.node.selection_set.node, memo, visiting);
+                    visiting.pop();
+                    memo.insert(name, computed);
+                    computed
+                } else {
+                    Shape::default()
+                }
+            }
+        };
+        shape = shape.add(inner);
+    }
+    shape
+}
+
+fn refuse(message: String) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", super::errors::GRAPHQL_VALIDATION_FAILED);
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_cost_their_page_size() {
+        assert_eq!(connection_cost(Some(10), None, 5), 51);
+        assert_eq!(connection_cost(None, Some(100), 2), 201);
+        assert_eq!(connection_cost(None, None, 3), 61);
+        assert_eq!(connection_cost(Some(1_000_000), None, 1), 101);
+        assert_eq!(connection_cost(Some(-5), None, 1), 2);
+    }
+
+    fn shape_of(query: &str) -> ServerResult<()> {
+        let document = async_graphql::parser::parse_query(query).unwrap();
+        check_shape(
+            &document,
+            &QueryLimits {
+                aliases: 3,
+                root_fields: 3,
+                fields: 50,
+                ..QueryLimits::default()
+            },
+        )
+    }
+
+    #[test]
+    fn shape_limits() {
+        assert!(shape_of("{ a b c }").is_ok());
+        assert!(shape_of("{ a b c d }").is_err());
+        assert!(shape_of("{ x { a: b c: d e: f g: h } }").is_err());
+        // 2^10 expanded selections from a handful of fragments.
+        let mut query = String::from("{ x { ...F0 } }");
+        for i in 0..10 {
+            query.push_str(&format!(
+                " fragment F{i} on T {{ ...F{} ...F{} }}",
+                i + 1,
+                i + 1
+            ));
+        }
+        query.push_str(" fragment F10 on T { a }");
+        assert!(shape_of(&query).is_err());
+        // A cycle does not hang the walk.
+        assert!(
+            shape_of("{ x { ...A } } fragment A on T { ...B } fragment B on T { ...A }").is_ok()
+        );
+    }
+}
