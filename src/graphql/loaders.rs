@@ -2,16 +2,19 @@
 //! resolves goes through one of these, so a page costs one query per relation
 //! instead of one per row.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, hash::Hash, sync::Arc, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    db::entities::{article, user},
+    db::entities::{article, comment, user},
+    domain::PageRequest,
     policy::Viewer,
     services::{
-        ServiceError, articles,
+        Page, ServiceError,
+        articles::{self, ArticleOrder},
+        comments,
         social::{self, FollowSide},
         users,
     },
@@ -27,6 +30,8 @@ pub struct Loaders {
     pub following: DataLoader<FollowingLoader>,
     pub followers_count: DataLoader<FollowCountLoader>,
     pub following_count: DataLoader<FollowCountLoader>,
+    pub comment_pages: DataLoader<CommentPagesLoader>,
+    pub author_article_pages: DataLoader<AuthorArticlePagesLoader>,
 }
 
 impl Loaders {
@@ -62,12 +67,16 @@ impl Loaders {
             .delay(delay),
             following_count: DataLoader::new(
                 FollowCountLoader {
-                    db,
+                    db: db.clone(),
                     side: FollowSide::Following,
                 },
                 tokio::spawn,
             )
             .delay(delay),
+            comment_pages: DataLoader::new(CommentPagesLoader(db.clone()), tokio::spawn)
+                .delay(delay),
+            author_article_pages: DataLoader::new(AuthorArticlePagesLoader(db), tokio::spawn)
+                .delay(delay),
         }
     }
 }
@@ -168,5 +177,123 @@ impl Loader<i64> for FollowCountLoader {
         social::follow_counts(&self.db, self.side, keys)
             .await
             .map_err(Arc::new)
+    }
+}
+
+/// The first (or last) page of a list that hangs off a parent row, for a
+/// connection nested in a list; `variant` is the list's ordering, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FirstPage<V> {
+    pub parent: i64,
+    pub size: u64,
+    pub backward: bool,
+    pub variant: V,
+}
+
+impl<V: Copy> FirstPage<V> {
+    /// The key for `request`, if it is a first or last page (no cursor).
+    pub fn of(parent: i64, request: &PageRequest, variant: V) -> Option<Self> {
+        (request.after.is_none() && request.before.is_none()).then_some(Self {
+            parent,
+            size: request.size,
+            backward: request.backward,
+            variant,
+        })
+    }
+}
+
+/// Groups keys that ask for the same kind of page and loads each group with
+/// `single` when it has one parent (a plain keyset query) or `many` (one
+/// windowed query for all parents).
+async fn load_first_pages<V, T, S, M>(
+    keys: &[FirstPage<V>],
+    single: impl Fn(FirstPage<V>) -> S,
+    many: impl Fn(Vec<i64>, FirstPage<V>) -> M,
+) -> Result<HashMap<FirstPage<V>, Page<T>>, LoadError>
+where
+    V: Copy + Eq + Hash,
+    S: Future<Output = Result<Page<T>, ServiceError>>,
+    M: Future<Output = Result<HashMap<i64, Page<T>>, ServiceError>>,
+{
+    let mut groups: HashMap<(u64, bool, V), Vec<i64>> = HashMap::new();
+    for key in keys {
+        groups
+            .entry((key.size, key.backward, key.variant))
+            .or_default()
+            .push(key.parent);
+    }
+    let mut pages = HashMap::with_capacity(keys.len());
+    for ((size, backward, variant), parents) in groups {
+        let shape = FirstPage {
+            parent: 0,
+            size,
+            backward,
+            variant,
+        };
+        if let [parent] = parents[..] {
+            let key = FirstPage { parent, ..shape };
+            pages.insert(key, single(key).await.map_err(Arc::new)?);
+        } else {
+            for (parent, page) in many(parents, shape).await.map_err(Arc::new)? {
+                pages.insert(FirstPage { parent, ..shape }, page);
+            }
+        }
+    }
+    Ok(pages)
+}
+
+fn page_request(key: &FirstPage<impl Copy>) -> PageRequest {
+    PageRequest {
+        size: key.size,
+        backward: key.backward,
+        after: None,
+        before: None,
+    }
+}
+
+pub struct CommentPagesLoader(DatabaseConnection);
+
+impl Loader<FirstPage<()>> for CommentPagesLoader {
+    type Value = Page<comment::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[FirstPage<()>],
+    ) -> Result<HashMap<FirstPage<()>, Self::Value>, LoadError> {
+        let db = &self.0;
+        load_first_pages(
+            keys,
+            |key| async move { comments::for_article(db, key.parent, &page_request(&key)).await },
+            |parents, key| async move {
+                comments::first_pages_for_articles(db, &parents, key.size, key.backward).await
+            },
+        )
+        .await
+    }
+}
+
+pub struct AuthorArticlePagesLoader(DatabaseConnection);
+
+impl Loader<FirstPage<ArticleOrder>> for AuthorArticlePagesLoader {
+    type Value = Page<article::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[FirstPage<ArticleOrder>],
+    ) -> Result<HashMap<FirstPage<ArticleOrder>, Self::Value>, LoadError> {
+        let db = &self.0;
+        load_first_pages(
+            keys,
+            |key| async move {
+                articles::by_author(db, key.parent, key.variant, &page_request(&key)).await
+            },
+            |parents, key| async move {
+                articles::first_pages_by_authors(db, &parents, key.variant, key.size, key.backward)
+                    .await
+            },
+        )
+        .await
     }
 }

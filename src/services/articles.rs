@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::{
     Page, ServiceError, ServiceResult, now,
-    pagination::{Keyset, paginate},
+    pagination::{Keyset, first_pages, paginate},
     require_viewer,
 };
 use crate::{
@@ -44,14 +44,14 @@ pub struct ArticleChanges {
     pub tags: Option<TagList>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderField {
     PublishedAt,
     CreatedAt,
     FavoritesCount,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ArticleOrder {
     pub field: OrderField,
     pub descending: bool,
@@ -270,6 +270,28 @@ pub async fn by_author(
     paginate(db, select, &order.keyset(), request).await
 }
 
+/// The first (or last) page of published articles of each author, in one
+/// statement.
+pub async fn first_pages_by_authors(
+    db: &DatabaseConnection,
+    author_ids: &[i64],
+    order: ArticleOrder,
+    size: u64,
+    backward: bool,
+) -> ServiceResult<HashMap<i64, Page<article::Model>>> {
+    let parent = article::Column::AuthorId;
+    first_pages(
+        db,
+        published(),
+        parent,
+        author_ids,
+        &order.keyset(),
+        size,
+        backward,
+    )
+    .await
+}
+
 /// A user's drafts, newest first, for that user only; anyone else sees none.
 pub async fn drafts(
     db: &DatabaseConnection,
@@ -278,7 +300,7 @@ pub async fn drafts(
     request: &PageRequest,
 ) -> ServiceResult<Page<article::Model>> {
     if !policy::can_list_drafts(viewer, author_id) {
-        return Ok(Page::empty(db));
+        return Ok(Page::empty());
     }
     let select = article::Entity::find()
         .filter(article::Column::AuthorId.eq(author_id))

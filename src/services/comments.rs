@@ -1,5 +1,7 @@
 //! Discussion under articles.
 
+use std::collections::HashMap;
+
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
     TransactionTrait,
@@ -7,7 +9,7 @@ use sea_orm::{
 
 use super::{
     Page, ServiceError, ServiceResult, articles, now,
-    pagination::{Keyset, paginate},
+    pagination::{Keyset, first_pages, paginate},
     require_viewer,
 };
 use crate::{
@@ -88,14 +90,27 @@ pub async fn for_article(
     article_id: i64,
     request: &PageRequest,
 ) -> ServiceResult<Page<comment::Model>> {
-    let keyset = Keyset::<comment::Entity> {
-        scope: SCOPE,
-        key: Some(comment::Column::CreatedAt),
-        id: comment::Column::Id,
-        descending: false,
-        cursor_key: |comment| CursorKey::Time(comment.created_at),
-        row_id: |comment| comment.id,
-    };
     let select = comment::Entity::find().filter(comment::Column::ArticleId.eq(article_id));
-    paginate(db, select, &keyset, request).await
+    paginate(db, select, &KEYSET, request).await
 }
+
+/// The first (or last) page of comments of each article, in one statement.
+pub async fn first_pages_for_articles(
+    db: &DatabaseConnection,
+    article_ids: &[i64],
+    size: u64,
+    backward: bool,
+) -> ServiceResult<HashMap<i64, Page<comment::Model>>> {
+    let select = comment::Entity::find();
+    let parent = comment::Column::ArticleId;
+    first_pages(db, select, parent, article_ids, &KEYSET, size, backward).await
+}
+
+const KEYSET: Keyset<comment::Entity> = Keyset {
+    scope: SCOPE,
+    key: Some(comment::Column::CreatedAt),
+    id: comment::Column::Id,
+    descending: false,
+    cursor_key: |comment| CursorKey::Time(comment.created_at),
+    row_id: |comment| comment.id,
+};

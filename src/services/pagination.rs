@@ -11,16 +11,21 @@
 //! SQLite both match against a composite index, unlike the equivalent
 //! `key < ? OR (key = ? AND id < ?)` that sea-orm's own cursor generates.
 
+use std::collections::HashMap;
+
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select, Value,
-    sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement, SimpleExpr},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic,
+    Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Value,
+    sea_query::{
+        Alias, Asterisk, Expr, ExprTrait, Func, Query, SelectStatement, SimpleExpr, WindowStatement,
+    },
 };
 
 use super::ServiceResult;
 use crate::domain::{Cursor, CursorKey, PageRequest};
 
 /// One page of a list, in list order, each item with its cursor.
+#[derive(Clone)]
 pub struct Page<T> {
     pub items: Vec<(Cursor, T)>,
     /// Rows exist before the first item. When paginating forward this is
@@ -48,40 +53,36 @@ impl<T> Page<T> {
     }
 
     /// An empty page, for lists the viewer may not see.
-    pub fn empty(db: &DatabaseConnection) -> Self {
+    pub fn empty() -> Self {
         Self {
             items: Vec::new(),
             has_previous: false,
             has_next: false,
-            total: TotalCount::zero(db),
+            total: TotalCount::Known(0),
         }
     }
 }
 
-/// The size of the whole list, computed only when a client asks for it.
+/// The size of the whole list: known already, or counted only when a client
+/// asks for it.
 #[derive(Clone)]
-pub struct TotalCount {
-    db: DatabaseConnection,
-    query: Option<SelectStatement>,
+pub enum TotalCount {
+    Known(i64),
+    /// Boxed: pages are cloned through loaders, and most carry a known count.
+    Deferred(Box<(DatabaseConnection, SelectStatement)>),
 }
 
 impl TotalCount {
-    fn zero(db: &DatabaseConnection) -> Self {
-        Self {
-            db: db.clone(),
-            query: None,
-        }
-    }
-
     pub async fn get(&self) -> ServiceResult<i64> {
-        let Some(query) = &self.query else {
-            return Ok(0);
+        let (db, query) = match self {
+            Self::Known(count) => return Ok(*count),
+            Self::Deferred(deferred) => (&deferred.0, &deferred.1),
         };
         let statement = Query::select()
             .expr(Expr::cust("COUNT(*)"))
             .from_subquery(query.clone(), Alias::new("list"))
             .to_owned();
-        let row = self.db.query_one(&statement).await?;
+        let row = db.query_one(&statement).await?;
         Ok(match row {
             Some(row) => row.try_get_by_index::<i64>(0)?,
             None => 0,
@@ -141,10 +142,7 @@ pub async fn paginate<E>(
 where
     E: EntityTrait,
 {
-    let total = TotalCount {
-        db: db.clone(),
-        query: Some(select.clone().into_query()),
-    };
+    let total = TotalCount::Deferred(Box::new((db.clone(), select.clone().into_query())));
     let mut select = select;
     if let Some(after) = &request.after {
         select = select.filter(keyset.beyond(after, true));
@@ -187,3 +185,84 @@ where
         total,
     })
 }
+
+/// The first (or, `backward`, last) page of the same list for many parents at
+/// once, in one statement whatever the number of parents: each row is ranked
+/// within its parent's list by a window function and only the top of each
+/// list is returned, with the list's size alongside. This is what keeps a
+/// connection nested inside a list (the comments of each article on a page)
+/// from costing one query per parent. Cursors belong to one parent's list, so
+/// a request with a cursor takes the single-list path instead.
+pub async fn first_pages<E>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+    parent: E::Column,
+    parents: &[i64],
+    keyset: &Keyset<E>,
+    size: u64,
+    backward: bool,
+) -> ServiceResult<HashMap<i64, Page<E::Model>>>
+where
+    E: EntityTrait,
+{
+    let order = if keyset.descending != backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let mut ranking = WindowStatement::partition_by(parent);
+    if let Some(key) = keyset.key {
+        ranking.order_by_expr(key.into_expr(), order.clone());
+    }
+    ranking.order_by_expr(keyset.id.into_expr(), order);
+    let mut ranked = select
+        .filter(parent.is_in(parents.iter().copied()))
+        .into_query();
+    ranked
+        .expr_window_as(Func::cust("ROW_NUMBER"), ranking, RANK)
+        .expr_window_as(
+            Func::count(Expr::cust("*")),
+            WindowStatement::partition_by(parent),
+            TOTAL,
+        );
+    let statement = Query::select()
+        .column(Asterisk)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new(RANK)).lte(size + 1))
+        .order_by(Alias::new(RANK), Order::Asc)
+        .to_owned();
+    let mut rows: HashMap<i64, (i64, Vec<E::Model>)> = HashMap::new();
+    for row in db.query_all(&statement).await? {
+        let parent_id: i64 = row.try_get("", parent.as_str())?;
+        let total: i64 = row.try_get("", TOTAL)?;
+        let model = E::Model::from_query_result(&row, "")?;
+        rows.entry(parent_id)
+            .or_insert_with(|| (total, Vec::new()))
+            .1
+            .push(model);
+    }
+    Ok(parents
+        .iter()
+        .map(|parent_id| {
+            let (total, mut models) = rows.remove(parent_id).unwrap_or_default();
+            let has_more = models.len() as u64 > size;
+            models.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+            if backward {
+                models.reverse();
+            }
+            let page = Page {
+                items: models
+                    .into_iter()
+                    .map(|model| (keyset.cursor(&model), model))
+                    .collect(),
+                has_previous: backward && has_more,
+                has_next: !backward && has_more,
+                total: TotalCount::Known(total),
+            };
+            (*parent_id, page)
+        })
+        .collect())
+}
+
+const RANK: &str = "page_rank";
+const TOTAL: &str = "page_total";

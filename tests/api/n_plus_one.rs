@@ -6,7 +6,10 @@ use crate::helpers::{Session, TestApp, data, spawn_app_with};
 
 const LIST_PAGE: &str = "query($first: Int!) { articles(first: $first) { totalCount nodes {
     slug title description tags favoritesCount viewerHasFavorited publishedAt
-    author { username image viewerIsFollowing followersCount } } } }";
+    author { username image viewerIsFollowing followersCount
+        articles(first: 2) { totalCount nodes { slug } } }
+    comments(last: 2) { totalCount pageInfo { hasPreviousPage } nodes { body author { username } } }
+} } }";
 
 const ARTICLE_PAGE: &str = "query($slug: String!, $first: Int!) { article(slug: $slug) {
     title body tags favoritesCount viewerHasFavorited author { username followersCount }
@@ -41,6 +44,14 @@ async fn a_list_page_costs_the_same_at_every_size() {
         let article = app
             .create_article(&authors[i % 25], &format!("Article {i}"), &["a", "b"], true)
             .await;
+        if i % 2 == 0 {
+            app.query_as(
+                &reader,
+                "mutation($id: ID!) { addComment(articleId: $id, body: \"nice\") { id } }",
+                json!({ "id": article["id"] }),
+            )
+            .await;
+        }
         if i % 3 == 0 {
             app.query_as(
                 &reader,
@@ -63,9 +74,10 @@ async fn a_list_page_costs_the_same_at_every_size() {
         costs.push(cost(&app, &reader, LIST_PAGE, json!({ "first": size })).await);
     }
     assert!(costs.iter().all(|cost| *cost == costs[0]), "{costs:?}");
-    // viewer, page, count, authors, tags, favorited, following, follower counts
+    // viewer, page, count, authors, tags, favorited, following, follower
+    // counts, each author's articles, each article's comments, their authors
     println!("list page statements at 5/20/100: {costs:?}");
-    assert!(costs[0] <= 8, "{costs:?}");
+    assert!(costs[0] <= 11, "{costs:?}");
 }
 
 #[tokio::test]
@@ -98,4 +110,60 @@ async fn an_article_page_costs_the_same_with_10_or_100_comments() {
     // comments page, comment count
     println!("article page statements at 10/100 comments: {costs:?}");
     assert!(costs[0] <= 9, "{costs:?}");
+}
+
+#[tokio::test]
+async fn nested_pages_hold_the_right_rows_for_each_parent() {
+    let app = spawn_app_with(patient_loaders).await;
+    let ann = app.register("ann").await;
+    let ben = app.register("ben").await;
+    let quiet = app.create_article(&ann, "Quiet", &[], true).await;
+    let busy = app.create_article(&ben, "Busy", &[], true).await;
+    app.create_article(&ben, "Busier", &[], true).await;
+    for i in 0..5 {
+        app.query_as(
+            &ann,
+            "mutation($id: ID!, $body: String!) { addComment(articleId: $id, body: $body) { id } }",
+            json!({ "id": busy["id"], "body": format!("c{i}") }),
+        )
+        .await;
+    }
+    let _ = quiet;
+    let query = "{ articles(orderBy: { direction: ASC }) { nodes { title
+        first: comments(first: 2) { totalCount pageInfo { hasNextPage hasPreviousPage } nodes { body } }
+        last: comments(last: 2) { pageInfo { hasNextPage hasPreviousPage } nodes { body } }
+        author { articles(first: 1) { totalCount nodes { title } } } } } }";
+    let response = app.query(query, json!({})).await;
+    let nodes = &data(&response)["articles"]["nodes"];
+    assert_eq!(nodes[0]["title"], "Quiet");
+    assert_eq!(nodes[0]["first"]["totalCount"], 0);
+    assert_eq!(nodes[0]["first"]["nodes"], json!([]));
+    assert_eq!(nodes[0]["first"]["pageInfo"]["hasNextPage"], false);
+    assert_eq!(nodes[0]["author"]["articles"]["totalCount"], 1);
+    assert_eq!(nodes[1]["title"], "Busy");
+    assert_eq!(nodes[1]["first"]["totalCount"], 5);
+    assert_eq!(
+        nodes[1]["first"]["nodes"],
+        json!([{ "body": "c0" }, { "body": "c1" }])
+    );
+    assert_eq!(
+        nodes[1]["first"]["pageInfo"],
+        json!({ "hasNextPage": true, "hasPreviousPage": false })
+    );
+    assert_eq!(
+        nodes[1]["last"]["nodes"],
+        json!([{ "body": "c3" }, { "body": "c4" }])
+    );
+    assert_eq!(
+        nodes[1]["last"]["pageInfo"],
+        json!({ "hasNextPage": false, "hasPreviousPage": true })
+    );
+    // Ben's newest article first, for both of his articles.
+    for node in [&nodes[1], &nodes[2]] {
+        assert_eq!(node["author"]["articles"]["totalCount"], 2);
+        assert_eq!(
+            node["author"]["articles"]["nodes"],
+            json!([{ "title": "Busier" }])
+        );
+    }
 }

@@ -10,8 +10,9 @@ use crate::{
         connection::{ListConnection, connection, page_request},
         context::ContextExt,
         inputs::ArticleStatus,
+        loaders::FirstPage,
     },
-    services::{ServiceError, comments},
+    services::{Page, ServiceError, comments},
 };
 
 pub struct Article(pub article::Model);
@@ -97,9 +98,12 @@ impl Article {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<ListConnection<Comment>, ServiceError> {
+    ) -> async_graphql::Result<ListConnection<Comment>> {
         let request = page_request(comments::SCOPE, first, after, last, before)?;
-        let page = comments::for_article(ctx.db(), self.0.id, &request).await?;
-        Ok(connection(page, Comment))
+        let page = match FirstPage::of(self.0.id, &request, ()) {
+            Some(key) => ctx.loaders().comment_pages.load_one(key).await?,
+            None => Some(comments::for_article(ctx.db(), self.0.id, &request).await?),
+        };
+        Ok(connection(page.unwrap_or_else(Page::empty), Comment))
     }
 }

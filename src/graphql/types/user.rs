@@ -10,10 +10,11 @@ use crate::{
         connection::{ListConnection, connection, page_request},
         context::ContextExt,
         inputs::{ArticleOrder, Role},
+        loaders::FirstPage,
     },
     policy::{self, Viewer},
     services::{
-        ServiceError, articles,
+        Page, ServiceError, articles,
         social::{self, FollowSide},
     },
 };
@@ -72,11 +73,14 @@ impl User {
         last: Option<i32>,
         before: Option<String>,
         order_by: Option<ArticleOrder>,
-    ) -> Result<ListConnection<Article>, ServiceError> {
+    ) -> async_graphql::Result<ListConnection<Article>> {
         let order = articles::ArticleOrder::from(order_by);
         let request = page_request(order.scope(), first, after, last, before)?;
-        let page = articles::by_author(ctx.db(), self.0.id, order, &request).await?;
-        Ok(connection(page, Article))
+        let page = match FirstPage::of(self.0.id, &request, order) {
+            Some(key) => ctx.loaders().author_article_pages.load_one(key).await?,
+            None => Some(articles::by_author(ctx.db(), self.0.id, order, &request).await?),
+        };
+        Ok(connection(page.unwrap_or_else(Page::empty), Article))
     }
 
     /// Unpublished articles: only the user themself sees any.
