@@ -32,6 +32,9 @@ pub struct Loaders {
     pub following_count: DataLoader<FollowCountLoader>,
     pub comment_pages: DataLoader<CommentPagesLoader>,
     pub author_article_pages: DataLoader<AuthorArticlePagesLoader>,
+    pub follower_pages: DataLoader<FollowPagesLoader>,
+    pub following_pages: DataLoader<FollowPagesLoader>,
+    pub favorite_pages: DataLoader<FavoritePagesLoader>,
 }
 
 impl Loaders {
@@ -75,8 +78,28 @@ impl Loaders {
             .delay(delay),
             comment_pages: DataLoader::new(CommentPagesLoader(db.clone()), tokio::spawn)
                 .delay(delay),
-            author_article_pages: DataLoader::new(AuthorArticlePagesLoader(db), tokio::spawn)
-                .delay(delay),
+            author_article_pages: DataLoader::new(
+                AuthorArticlePagesLoader(db.clone()),
+                tokio::spawn,
+            )
+            .delay(delay),
+            follower_pages: DataLoader::new(
+                FollowPagesLoader {
+                    db: db.clone(),
+                    side: FollowSide::Followers,
+                },
+                tokio::spawn,
+            )
+            .delay(delay),
+            following_pages: DataLoader::new(
+                FollowPagesLoader {
+                    db: db.clone(),
+                    side: FollowSide::Following,
+                },
+                tokio::spawn,
+            )
+            .delay(delay),
+            favorite_pages: DataLoader::new(FavoritePagesLoader(db), tokio::spawn).delay(delay),
         }
     }
 }
@@ -292,6 +315,53 @@ impl Loader<FirstPage<ArticleOrder>> for AuthorArticlePagesLoader {
             |parents, key| async move {
                 articles::first_pages_by_authors(db, &parents, key.variant, key.size, key.backward)
                     .await
+            },
+        )
+        .await
+    }
+}
+
+pub struct FollowPagesLoader {
+    db: DatabaseConnection,
+    side: FollowSide,
+}
+
+impl Loader<FirstPage<()>> for FollowPagesLoader {
+    type Value = Page<user::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[FirstPage<()>],
+    ) -> Result<HashMap<FirstPage<()>, Self::Value>, LoadError> {
+        let (db, side) = (&self.db, self.side);
+        load_first_pages(
+            keys,
+            |key| async move { social::follows(db, key.parent, side, &page_request(&key)).await },
+            |parents, key| async move {
+                social::first_follow_pages(db, side, &parents, key.size, key.backward).await
+            },
+        )
+        .await
+    }
+}
+
+pub struct FavoritePagesLoader(DatabaseConnection);
+
+impl Loader<FirstPage<()>> for FavoritePagesLoader {
+    type Value = Page<article::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[FirstPage<()>],
+    ) -> Result<HashMap<FirstPage<()>, Self::Value>, LoadError> {
+        let db = &self.0;
+        load_first_pages(
+            keys,
+            |key| async move { social::favorites(db, key.parent, &page_request(&key)).await },
+            |parents, key| async move {
+                social::first_favorite_pages(db, &parents, key.size, key.backward).await
             },
         )
         .await

@@ -12,7 +12,7 @@ use sea_orm::{
 
 use super::{
     Page, ServiceError, ServiceResult, articles, now,
-    pagination::{Keyset, paginate},
+    pagination::{Keyset, first_pages, paginate},
     require_viewer, users,
 };
 use crate::{
@@ -204,6 +204,25 @@ impl FollowSide {
         }
     }
 
+    /// The user on the other side of a follow row.
+    fn person(self, row: &follow::Model) -> i64 {
+        match self {
+            Self::Followers => row.follower_id,
+            Self::Following => row.followee_id,
+        }
+    }
+
+    fn keyset(self) -> Keyset<follow::Entity> {
+        Keyset {
+            scope: self.scope(),
+            key: None,
+            id: follow::Column::Id,
+            descending: true,
+            cursor_key: |_| CursorKey::None,
+            row_id: |row| row.id,
+        }
+    }
+
     /// The column holding the user whose list this is.
     fn column(self) -> follow::Column {
         match self {
@@ -220,29 +239,47 @@ pub async fn follows(
     side: FollowSide,
     request: &PageRequest,
 ) -> ServiceResult<Page<user::Model>> {
-    let keyset = Keyset::<follow::Entity> {
-        scope: side.scope(),
-        key: None,
-        id: follow::Column::Id,
-        descending: true,
-        cursor_key: |_| CursorKey::None,
-        row_id: |row| row.id,
-    };
-    let page = paginate(
-        db,
-        follow::Entity::find().filter(side.column().eq(user_id)),
-        &keyset,
-        request,
-    )
-    .await?;
-    let person = |row: &follow::Model| match side {
-        FollowSide::Followers => row.follower_id,
-        FollowSide::Following => row.followee_id,
-    };
-    let ids: Vec<i64> = page.items.iter().map(|(_, row)| person(row)).collect();
-    let mut people = users::by_ids(db, &ids).await?;
+    let select = follow::Entity::find().filter(side.column().eq(user_id));
+    let page = paginate(db, select, &side.keyset(), request).await?;
+    let mut pages = follow_people(db, side, HashMap::from([(user_id, page)])).await?;
+    Ok(pages.remove(&user_id).unwrap_or_else(Page::empty))
+}
+
+/// The first (or last) page of followers or followees of each user.
+pub async fn first_follow_pages(
+    db: &DatabaseConnection,
+    side: FollowSide,
+    user_ids: &[i64],
+    size: u64,
+    backward: bool,
+) -> ServiceResult<HashMap<i64, Page<user::Model>>> {
+    let select = follow::Entity::find();
+    let keyset = side.keyset();
+    let pages = first_pages(db, select, side.column(), user_ids, &keyset, size, backward).await?;
+    follow_people(db, side, pages).await
+}
+
+/// Replaces follow rows by the people on the other side, in one read.
+async fn follow_people(
+    db: &DatabaseConnection,
+    side: FollowSide,
+    pages: HashMap<i64, Page<follow::Model>>,
+) -> ServiceResult<HashMap<i64, Page<user::Model>>> {
+    let ids: Vec<i64> = pages
+        .values()
+        .flat_map(|page| page.items.iter().map(|(_, row)| side.person(row)))
+        .collect();
+    let people = users::by_ids(db, &ids).await?;
     // A user deleted between the two reads simply drops out of the page.
-    Ok(page.filter_map(|row| people.remove(&person(&row))))
+    Ok(pages
+        .into_iter()
+        .map(|(parent, page)| {
+            (
+                parent,
+                page.filter_map(|row| people.get(&side.person(&row)).cloned()),
+            )
+        })
+        .collect())
 }
 
 /// For each of `user_ids`: how many follow them (`Followers`), or how many
@@ -274,22 +311,51 @@ pub async fn favorites(
     user_id: i64,
     request: &PageRequest,
 ) -> ServiceResult<Page<article::Model>> {
-    let keyset = Keyset::<favorite::Entity> {
-        scope: "favorites",
-        key: None,
-        id: favorite::Column::Id,
-        descending: true,
-        cursor_key: |_| CursorKey::None,
-        row_id: |row| row.id,
-    };
-    let page = paginate(
-        db,
-        favorite::Entity::find().filter(favorite::Column::UserId.eq(user_id)),
-        &keyset,
-        request,
-    )
-    .await?;
-    let ids: Vec<i64> = page.items.iter().map(|(_, row)| row.article_id).collect();
-    let mut found = articles::by_ids(db, &ids).await?;
-    Ok(page.filter_map(|row| found.remove(&row.article_id)))
+    let select = favorite::Entity::find().filter(favorite::Column::UserId.eq(user_id));
+    let page = paginate(db, select, &FAVORITES, request).await?;
+    let mut pages = favorite_articles(db, HashMap::from([(user_id, page)])).await?;
+    Ok(pages.remove(&user_id).unwrap_or_else(Page::empty))
+}
+
+/// The first (or last) page of favorites of each user.
+pub async fn first_favorite_pages(
+    db: &DatabaseConnection,
+    user_ids: &[i64],
+    size: u64,
+    backward: bool,
+) -> ServiceResult<HashMap<i64, Page<article::Model>>> {
+    let select = favorite::Entity::find();
+    let parent = favorite::Column::UserId;
+    let pages = first_pages(db, select, parent, user_ids, &FAVORITES, size, backward).await?;
+    favorite_articles(db, pages).await
+}
+
+const FAVORITES: Keyset<favorite::Entity> = Keyset {
+    scope: "favorites",
+    key: None,
+    id: favorite::Column::Id,
+    descending: true,
+    cursor_key: |_| CursorKey::None,
+    row_id: |row| row.id,
+};
+
+/// Replaces favorite rows by their articles, in one read.
+async fn favorite_articles(
+    db: &DatabaseConnection,
+    pages: HashMap<i64, Page<favorite::Model>>,
+) -> ServiceResult<HashMap<i64, Page<article::Model>>> {
+    let ids: Vec<i64> = pages
+        .values()
+        .flat_map(|page| page.items.iter().map(|(_, row)| row.article_id))
+        .collect();
+    let found = articles::by_ids(db, &ids).await?;
+    Ok(pages
+        .into_iter()
+        .map(|(parent, page)| {
+            (
+                parent,
+                page.filter_map(|row| found.get(&row.article_id).cloned()),
+            )
+        })
+        .collect())
 }

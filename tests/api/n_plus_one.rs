@@ -7,7 +7,9 @@ use crate::helpers::{Session, TestApp, data, spawn_app_with};
 const LIST_PAGE: &str = "query($first: Int!) { articles(first: $first) { totalCount nodes {
     slug title description tags favoritesCount viewerHasFavorited publishedAt
     author { username image viewerIsFollowing followersCount
-        articles(first: 2) { totalCount nodes { slug } } }
+        articles(first: 2) { totalCount nodes { slug } }
+        followers(first: 2) { totalCount nodes { username } }
+        favorites(first: 2) { totalCount nodes { slug } } }
     comments(last: 2) { totalCount pageInfo { hasPreviousPage } nodes { body author { username } } }
 } } }";
 
@@ -75,9 +77,11 @@ async fn a_list_page_costs_the_same_at_every_size() {
     }
     assert!(costs.iter().all(|cost| *cost == costs[0]), "{costs:?}");
     // viewer, page, count, authors, tags, favorited, following, follower
-    // counts, each author's articles, each article's comments, their authors
+    // counts, each author's articles, each author's followers (2: follows,
+    // then users), each author's favorites (2), each article's comments,
+    // their authors
     println!("list page statements at 5/20/100: {costs:?}");
-    assert!(costs[0] <= 11, "{costs:?}");
+    assert!(costs[0] <= 15, "{costs:?}");
 }
 
 #[tokio::test]
@@ -128,11 +132,25 @@ async fn nested_pages_hold_the_right_rows_for_each_parent() {
         )
         .await;
     }
+    app.query_as(
+        &ann,
+        "mutation($id: ID!) { favoriteArticle(id: $id) { id } }",
+        json!({ "id": busy["id"] }),
+    )
+    .await;
+    app.query_as(
+        &ann,
+        "mutation { followUser(username: \"ben\") { id } }",
+        json!({}),
+    )
+    .await;
     let _ = quiet;
     let query = "{ articles(orderBy: { direction: ASC }) { nodes { title
         first: comments(first: 2) { totalCount pageInfo { hasNextPage hasPreviousPage } nodes { body } }
         last: comments(last: 2) { pageInfo { hasNextPage hasPreviousPage } nodes { body } }
-        author { articles(first: 1) { totalCount nodes { title } } } } } }";
+        author { articles(first: 1) { totalCount nodes { title } }
+            followers(first: 5) { totalCount nodes { username } }
+            favorites(first: 5) { totalCount nodes { title } } } } } }";
     let response = app.query(query, json!({})).await;
     let nodes = &data(&response)["articles"]["nodes"];
     assert_eq!(nodes[0]["title"], "Quiet");
@@ -140,6 +158,11 @@ async fn nested_pages_hold_the_right_rows_for_each_parent() {
     assert_eq!(nodes[0]["first"]["nodes"], json!([]));
     assert_eq!(nodes[0]["first"]["pageInfo"]["hasNextPage"], false);
     assert_eq!(nodes[0]["author"]["articles"]["totalCount"], 1);
+    assert_eq!(nodes[0]["author"]["followers"]["totalCount"], 0);
+    assert_eq!(
+        nodes[0]["author"]["favorites"]["nodes"],
+        json!([{ "title": "Busy" }])
+    );
     assert_eq!(nodes[1]["title"], "Busy");
     assert_eq!(nodes[1]["first"]["totalCount"], 5);
     assert_eq!(

@@ -105,10 +105,13 @@ impl User {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<ListConnection<Article>, ServiceError> {
+    ) -> async_graphql::Result<ListConnection<Article>> {
         let request = page_request("favorites", first, after, last, before)?;
-        let page = social::favorites(ctx.db(), self.0.id, &request).await?;
-        Ok(connection(page, Article))
+        let page = match FirstPage::of(self.0.id, &request, ()) {
+            Some(key) => ctx.loaders().favorite_pages.load_one(key).await?,
+            None => Some(social::favorites(ctx.db(), self.0.id, &request).await?),
+        };
+        Ok(connection(page.unwrap_or_else(Page::empty), Article))
     }
 
     /// People following this user, most recent first.
@@ -120,7 +123,7 @@ impl User {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<ListConnection<User>, ServiceError> {
+    ) -> async_graphql::Result<ListConnection<User>> {
         self.follows(ctx, FollowSide::Followers, first, after, last, before)
             .await
     }
@@ -134,7 +137,7 @@ impl User {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<ListConnection<User>, ServiceError> {
+    ) -> async_graphql::Result<ListConnection<User>> {
         self.follows(ctx, FollowSide::Following, first, after, last, before)
             .await
     }
@@ -189,9 +192,18 @@ impl User {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<ListConnection<User>, ServiceError> {
+    ) -> async_graphql::Result<ListConnection<User>> {
         let request = page_request(side.scope(), first, after, last, before)?;
-        let page = social::follows(ctx.db(), self.0.id, side, &request).await?;
-        Ok(connection(page, User::from))
+        let page = match FirstPage::of(self.0.id, &request, ()) {
+            Some(key) => {
+                let loader = match side {
+                    FollowSide::Followers => &ctx.loaders().follower_pages,
+                    FollowSide::Following => &ctx.loaders().following_pages,
+                };
+                loader.load_one(key).await?
+            }
+            None => Some(social::follows(ctx.db(), self.0.id, side, &request).await?),
+        };
+        Ok(connection(page.unwrap_or_else(Page::empty), User::from))
     }
 }
