@@ -12,3 +12,4 @@ pub mod services;
 
 pub use app::Application;
 pub mod cache;
+pub mod seed;

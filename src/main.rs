@@ -7,6 +7,7 @@ use folio::{
     config::{DatabaseSettings, LogFormat, ServeSettings},
     db::{self, entities::user::Role},
     graphql,
+    seed::{self, SeedSizes},
     services::users,
 };
 use migrations::{Migrator, MigratorTrait};
@@ -47,6 +48,15 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Fill an empty database with deterministic demo or benchmark data.
+    /// Every seeded user (user1@example.com, …) has the password
+    /// "correct horse battery staple"; user1 is ADMIN, user2 MODERATOR.
+    Seed {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        sizes: SeedSizes,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -107,6 +117,21 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations done");
         }
         Command::Schema => print!("{}", graphql::sdl()),
+        Command::Seed { database, sizes } => {
+            let db = db::connect(&database.database_url, 2).await?;
+            db::migrate(&db).await?;
+            let started = std::time::Instant::now();
+            seed::run(&db, sizes).await?;
+            println!(
+                "seeded {} users, {} articles, {} comments, {} favorites, {} follows in {:.1?}",
+                sizes.users,
+                sizes.articles,
+                sizes.comments,
+                sizes.favorites,
+                sizes.follows,
+                started.elapsed()
+            );
+        }
         Command::User {
             command:
                 UserCommand::Promote {

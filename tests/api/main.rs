@@ -17,5 +17,6 @@ mod migrations;
 mod n_plus_one;
 mod pagination;
 mod schema;
+mod seed;
 mod social;
 mod throttle;
