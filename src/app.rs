@@ -63,7 +63,9 @@ impl Application {
         if !settings.skip_migrations {
             db::migrate(&db).await.context("migrating the database")?;
         }
-        let redis = match &settings.redis_url {
+        // An empty REDIS_URL (as compose files and scripts often leave it)
+        // means no Redis.
+        let redis = match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
             Some(url) => Some(connect_redis(url).await?),
             None => None,
         };
