@@ -51,11 +51,7 @@ pub fn code_of(err: &ServiceError) -> &'static str {
 
 /// Gives `err` its client-facing message and extensions.
 pub fn classify(err: &mut ServerError) {
-    if err
-        .extensions
-        .as_ref()
-        .is_some_and(|extensions| extensions.get("code").is_some())
-    {
+    if has_code(err) {
         return;
     }
     let source = err
@@ -108,6 +104,12 @@ fn retry_after(errors: &[ServerError]) -> Option<u64> {
             _ => None,
         })
         .max()
+}
+
+fn has_code(err: &ServerError) -> bool {
+    err.extensions
+        .as_ref()
+        .is_some_and(|extensions| extensions.get("code").is_some())
 }
 
 fn set_code(err: &mut ServerError, code: &'static str) {
@@ -181,11 +183,8 @@ impl Extension for ErrorCodesExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         next.run(ctx, query, variables).await.map_err(|mut err| {
-            let coded = err
-                .extensions
-                .as_ref()
-                .is_some_and(|extensions| extensions.get("code").is_some());
-            if !coded {
+            // Limits checked after parsing come with their own code.
+            if !has_code(&err) {
                 set_code(&mut err, GRAPHQL_PARSE_FAILED);
             }
             err
