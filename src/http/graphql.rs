@@ -167,11 +167,8 @@ async fn authenticate(
         .keys
         .verify_access(token)
         .map_err(|_| unauthenticated("the access token is invalid or expired"))?;
-    match users::by_id(&state.db, user_id).await {
-        Ok(Some(user)) => Ok(Some(Viewer {
-            id: user.id,
-            role: user.role,
-        })),
+    match users::viewer(&state.db, user_id).await {
+        Ok(Some(viewer)) => Ok(Some(viewer)),
         Ok(None) => Err(unauthenticated("the access token's user no longer exists")),
         Err(err) => {
             tracing::error!(error = %err, "loading the viewer failed");

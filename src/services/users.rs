@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 
 use super::{ServiceError, ServiceResult, now, require_viewer};
 use crate::{
@@ -11,8 +13,17 @@ use crate::{
     policy::{self, Viewer},
 };
 
-pub async fn by_id(db: &DatabaseConnection, id: i64) -> ServiceResult<Option<user::Model>> {
-    Ok(user::Entity::find_by_id(id).one(db).await?)
+/// The viewer with user id `id`, if that user still exists. Runs on every
+/// authenticated request, so it reads two columns, not the whole row.
+pub async fn viewer(db: &DatabaseConnection, id: i64) -> ServiceResult<Option<Viewer>> {
+    Ok(user::Entity::find_by_id(id)
+        .select_only()
+        .column(user::Column::Id)
+        .column(user::Column::Role)
+        .into_tuple::<(i64, Role)>()
+        .one(db)
+        .await?
+        .map(|(id, role)| Viewer { id, role }))
 }
 
 pub async fn by_username(
