@@ -13,7 +13,7 @@ use crate::{
     policy::Viewer,
     services::{
         Page, ServiceError,
-        articles::{self, ArticleOrder},
+        articles::{self, ArticleOrder, Listed},
         comments,
         social::{self, FollowSide},
         users,
@@ -35,6 +35,7 @@ pub struct Loaders {
     pub follower_pages: DataLoader<FollowPagesLoader>,
     pub following_pages: DataLoader<FollowPagesLoader>,
     pub favorite_pages: DataLoader<FavoritePagesLoader>,
+    pub bodies: DataLoader<BodyLoader>,
 }
 
 impl Loaders {
@@ -99,7 +100,9 @@ impl Loaders {
                 tokio::spawn,
             )
             .delay(delay),
-            favorite_pages: DataLoader::new(FavoritePagesLoader(db), tokio::spawn).delay(delay),
+            favorite_pages: DataLoader::new(FavoritePagesLoader(db.clone()), tokio::spawn)
+                .delay(delay),
+            bodies: DataLoader::new(BodyLoader(db), tokio::spawn).delay(delay),
         }
     }
 }
@@ -299,7 +302,7 @@ impl Loader<FirstPage<()>> for CommentPagesLoader {
 pub struct AuthorArticlePagesLoader(DatabaseConnection);
 
 impl Loader<FirstPage<ArticleOrder>> for AuthorArticlePagesLoader {
-    type Value = Page<article::Model>;
+    type Value = Page<Listed>;
     type Error = LoadError;
 
     async fn load(
@@ -365,5 +368,17 @@ impl Loader<FirstPage<()>> for FavoritePagesLoader {
             },
         )
         .await
+    }
+}
+
+/// Bodies of articles that came from a list (lists leave them out).
+pub struct BodyLoader(DatabaseConnection);
+
+impl Loader<i64> for BodyLoader {
+    type Value = String;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, String>, LoadError> {
+        articles::bodies(&self.0, keys).await.map_err(Arc::new)
     }
 }

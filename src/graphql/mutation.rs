@@ -90,9 +90,7 @@ impl MutationRoot {
         input: CreateArticleInput,
     ) -> Result<Article, ServiceError> {
         let new = input.try_into()?;
-        Ok(Article(
-            articles::create(ctx.db(), ctx.viewer(), new).await?,
-        ))
+        Ok(articles::create(ctx.db(), ctx.viewer(), new).await?.into())
     }
 
     async fn update_article(
@@ -103,16 +101,14 @@ impl MutationRoot {
     ) -> Result<Article, ServiceError> {
         let id = article_id("id", &id)?;
         let changes = input.try_into()?;
-        Ok(Article(
-            articles::update(ctx.db(), ctx.viewer(), id, changes).await?,
-        ))
+        Ok(articles::update(ctx.db(), ctx.viewer(), id, changes)
+            .await?
+            .into())
     }
 
     async fn publish_article(&self, ctx: &Context<'_>, id: ID) -> Result<Article, ServiceError> {
         let id = article_id("id", &id)?;
-        Ok(Article(
-            articles::publish(ctx.db(), ctx.viewer(), id).await?,
-        ))
+        Ok(articles::publish(ctx.db(), ctx.viewer(), id).await?.into())
     }
 
     /// Returns the id of the deleted article.
@@ -124,14 +120,12 @@ impl MutationRoot {
 
     async fn favorite_article(&self, ctx: &Context<'_>, id: ID) -> Result<Article, ServiceError> {
         let id = article_id("id", &id)?;
-        Ok(Article(social::favorite(ctx.db(), ctx.viewer(), id).await?))
+        Ok(social::favorite(ctx.db(), ctx.viewer(), id).await?.into())
     }
 
     async fn unfavorite_article(&self, ctx: &Context<'_>, id: ID) -> Result<Article, ServiceError> {
         let id = article_id("id", &id)?;
-        Ok(Article(
-            social::unfavorite(ctx.db(), ctx.viewer(), id).await?,
-        ))
+        Ok(social::unfavorite(ctx.db(), ctx.viewer(), id).await?.into())
     }
 
     async fn follow_user(&self, ctx: &Context<'_>, username: String) -> Result<User, ServiceError> {

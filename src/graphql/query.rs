@@ -75,7 +75,7 @@ impl QueryRoot {
     ) -> Result<Option<Article>, ServiceError> {
         Ok(articles::by_slug(ctx.db(), ctx.viewer(), &slug)
             .await?
-            .map(Article))
+            .map(Article::from))
     }
 
     /// Published articles.
@@ -96,7 +96,7 @@ impl QueryRoot {
         let request = page_request(order.scope(), first, after, last, before)?;
         let filter = filter.unwrap_or_default().into();
         let page = articles::list(ctx.db(), &filter, order, &request).await?;
-        Ok(connection(page, Article))
+        Ok(connection(page, Article::from))
     }
 
     /// Published articles by the authors the viewer follows, newest first.
@@ -113,7 +113,7 @@ impl QueryRoot {
         let scope = articles::ArticleOrder::default().scope();
         let request = page_request(scope, first, after, last, before)?;
         let page = articles::feed(ctx.db(), ctx.viewer(), &request).await?;
-        Ok(connection(page, Article))
+        Ok(connection(page, Article::from))
     }
 
     /// Tags in use, most used first.
@@ -145,7 +145,7 @@ async fn node(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<Option<N
             .load_one(id.id)
             .await?
             .filter(|article| policy::can_read_article(viewer, article))
-            .map(|article| Node::Article(Article(article))),
+            .map(|article| Node::Article(article.into())),
         NodeKind::Comment => comments::visible(ctx.db(), viewer, id.id)
             .await?
             .map(|(comment, _)| Node::Comment(Comment(comment))),

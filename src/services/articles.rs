@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
+    EntityTrait, IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, Select, Set,
+    TransactionTrait,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query},
 };
 
@@ -102,6 +103,57 @@ impl ArticleOrder {
 
 pub const DRAFTS_SCOPE: &str = "drafts";
 
+/// An article as lists return it: every column but `body`, which can be long
+/// and which list pages rarely show. Load bodies with [`bodies`] when a
+/// client does ask for them.
+#[derive(Debug, Clone)]
+pub struct Listed(article::Model);
+
+impl Listed {
+    /// The row, with an empty `body`.
+    pub fn row_without_body(&self) -> &article::Model {
+        &self.0
+    }
+
+    pub fn into_row_without_body(self) -> article::Model {
+        self.0
+    }
+}
+
+/// Selects every column of `select` but `body`, which reads as empty.
+fn without_body(select: Select<article::Entity>) -> Select<article::Entity> {
+    select
+        .select_only()
+        .columns(article::Column::iter().filter(|column| !matches!(column, article::Column::Body)))
+        .expr_as(Expr::val(""), article::Column::Body.as_str())
+}
+
+async fn listed(
+    db: &DatabaseConnection,
+    select: Select<article::Entity>,
+    order: ArticleOrder,
+    request: &PageRequest,
+) -> ServiceResult<Page<Listed>> {
+    let keyset = order.keyset();
+    Ok(paginate(db, without_body(select), &keyset, request)
+        .await?
+        .map(Listed))
+}
+
+/// The bodies of articles, by id.
+pub async fn bodies(db: &DatabaseConnection, ids: &[i64]) -> ServiceResult<HashMap<i64, String>> {
+    Ok(article::Entity::find()
+        .select_only()
+        .column(article::Column::Id)
+        .column(article::Column::Body)
+        .filter(article::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple::<(i64, String)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ArticleFilter {
     pub tag: Option<String>,
@@ -168,7 +220,7 @@ pub async fn list(
     filter: &ArticleFilter,
     order: ArticleOrder,
     request: &PageRequest,
-) -> ServiceResult<Page<article::Model>> {
+) -> ServiceResult<Page<Listed>> {
     let mut select = published();
     if let Some(tag) = &filter.tag {
         select = select.filter(
@@ -219,7 +271,7 @@ pub async fn list(
                 .or(matches(article::Column::Body)),
         );
     }
-    paginate(db, select, &order.keyset(), request).await
+    listed(db, select, order, request).await
 }
 
 fn user_id_of(username: &str) -> sea_orm::sea_query::SelectStatement {
@@ -246,7 +298,7 @@ pub async fn feed(
     db: &DatabaseConnection,
     viewer: Option<&Viewer>,
     request: &PageRequest,
-) -> ServiceResult<Page<article::Model>> {
+) -> ServiceResult<Page<Listed>> {
     let viewer = require_viewer(viewer)?;
     let select = published().filter(
         article::Column::AuthorId.in_subquery(
@@ -257,7 +309,7 @@ pub async fn feed(
                 .to_owned(),
         ),
     );
-    paginate(db, select, &ArticleOrder::default().keyset(), request).await
+    listed(db, select, ArticleOrder::default(), request).await
 }
 
 pub async fn by_author(
@@ -265,9 +317,9 @@ pub async fn by_author(
     author_id: i64,
     order: ArticleOrder,
     request: &PageRequest,
-) -> ServiceResult<Page<article::Model>> {
+) -> ServiceResult<Page<Listed>> {
     let select = published().filter(article::Column::AuthorId.eq(author_id));
-    paginate(db, select, &order.keyset(), request).await
+    listed(db, select, order, request).await
 }
 
 /// The first (or last) page of published articles of each author, in one
@@ -278,18 +330,15 @@ pub async fn first_pages_by_authors(
     order: ArticleOrder,
     size: u64,
     backward: bool,
-) -> ServiceResult<HashMap<i64, Page<article::Model>>> {
+) -> ServiceResult<HashMap<i64, Page<Listed>>> {
     let parent = article::Column::AuthorId;
-    first_pages(
-        db,
-        published(),
-        parent,
-        author_ids,
-        &order.keyset(),
-        size,
-        backward,
-    )
-    .await
+    let select = without_body(published());
+    let keyset = order.keyset();
+    let pages = first_pages(db, select, parent, author_ids, &keyset, size, backward).await?;
+    Ok(pages
+        .into_iter()
+        .map(|(author, page)| (author, page.map(Listed)))
+        .collect())
 }
 
 /// A user's drafts, newest first, for that user only; anyone else sees none.
@@ -298,7 +347,7 @@ pub async fn drafts(
     viewer: Option<&Viewer>,
     author_id: i64,
     request: &PageRequest,
-) -> ServiceResult<Page<article::Model>> {
+) -> ServiceResult<Page<Listed>> {
     if !policy::can_list_drafts(viewer, author_id) {
         return Ok(Page::empty());
     }
@@ -313,7 +362,9 @@ pub async fn drafts(
         }
         .keyset()
     };
-    paginate(db, select, &keyset, request).await
+    Ok(paginate(db, without_body(select), &keyset, request)
+        .await?
+        .map(Listed))
 }
 
 /// Each article's tags in the author's order.

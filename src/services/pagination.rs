@@ -37,6 +37,11 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        let mut f = f;
+        self.filter_map(|item| Some(f(item)))
+    }
+
     /// Maps each item, dropping those for which `f` finds nothing (a row deleted
     /// between the page query and a follow-up read).
     pub fn filter_map<U>(self, mut f: impl FnMut(T) -> Option<U>) -> Page<U> {

@@ -190,3 +190,48 @@ async fn nested_pages_hold_the_right_rows_for_each_parent() {
         );
     }
 }
+
+#[tokio::test]
+async fn list_rows_leave_bodies_behind_until_asked() {
+    let app = spawn_app_with(patient_loaders).await;
+    let author = app.register("longform").await;
+    for i in 0..3 {
+        app.create_article(&author, &format!("Essay {i}"), &["essays"], true)
+            .await;
+    }
+    app.create_article(&author, "Unfinished", &[], false).await;
+    let with_body = "{ articles { nodes { title body } }
+        user(username: \"longform\") { articles(first: 2) { nodes { body } } } }";
+    let response = app.query(with_body, json!({})).await;
+    let nodes = &data(&response)["articles"]["nodes"];
+    for (i, node) in nodes.as_array().unwrap().iter().rev().enumerate() {
+        assert_eq!(node["body"], format!("The body of Essay {i}."));
+    }
+    let nested = &data(&response)["user"]["articles"]["nodes"];
+    assert_eq!(nested[0]["body"], "The body of Essay 2.");
+    let drafts = app
+        .query_as(
+            &author,
+            "{ viewer { drafts { nodes { body } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&drafts)["viewer"]["drafts"]["nodes"][0]["body"],
+        "The body of Unfinished."
+    );
+
+    // Bodies cost one batched statement, whatever the page size.
+    let before = app.statements.get();
+    data(
+        &app.query("{ articles { nodes { title } } }", json!({}))
+            .await,
+    );
+    let without = app.statements.get() - before;
+    let before = app.statements.get();
+    data(
+        &app.query("{ articles { nodes { title body } } }", json!({}))
+            .await,
+    );
+    assert_eq!(app.statements.get() - before, without + 1);
+}

@@ -12,37 +12,63 @@ use crate::{
         inputs::ArticleStatus,
         loaders::FirstPage,
     },
-    services::{Page, ServiceError, comments},
+    services::{Page, ServiceError, articles::Listed, comments},
 };
 
-pub struct Article(pub article::Model);
+pub struct Article {
+    row: article::Model,
+    /// Whether `row.body` holds the body; list rows leave it out.
+    body_in_row: bool,
+}
+
+impl From<article::Model> for Article {
+    fn from(row: article::Model) -> Self {
+        Self {
+            row,
+            body_in_row: true,
+        }
+    }
+}
+
+impl From<Listed> for Article {
+    fn from(listed: Listed) -> Self {
+        Self {
+            row: listed.into_row_without_body(),
+            body_in_row: false,
+        }
+    }
+}
 
 #[Object]
 impl Article {
     pub async fn id(&self) -> ID {
-        global_id(NodeKind::Article, self.0.id)
+        global_id(NodeKind::Article, self.row.id)
     }
 
     /// The URL name, unique, derived from the first title.
     async fn slug(&self) -> &str {
-        &self.0.slug
+        &self.row.slug
     }
 
     async fn title(&self) -> &str {
-        &self.0.title
+        &self.row.title
     }
 
     async fn description(&self) -> &str {
-        &self.0.description
+        &self.row.description
     }
 
     /// Markdown.
-    async fn body(&self) -> &str {
-        &self.0.body
+    async fn body(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        if self.body_in_row {
+            return Ok(self.row.body.clone());
+        }
+        let body = ctx.loaders().bodies.load_one(self.row.id).await?;
+        Ok(body.ok_or(ServiceError::NotFound("article"))?)
     }
 
     async fn status(&self) -> ArticleStatus {
-        match self.0.status {
+        match self.row.status {
             article::Status::Draft => ArticleStatus::Draft,
             article::Status::Published => ArticleStatus::Published,
         }
@@ -53,30 +79,30 @@ impl Article {
         Ok(ctx
             .loaders()
             .tags
-            .load_one(self.0.id)
+            .load_one(self.row.id)
             .await?
             .unwrap_or_default())
     }
 
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        let author = ctx.loaders().users.load_one(self.0.author_id).await?;
+        let author = ctx.loaders().users.load_one(self.row.author_id).await?;
         Ok(author.ok_or(ServiceError::NotFound("user"))?.into())
     }
 
     async fn published_at(&self) -> Option<DateTime<Utc>> {
-        self.0.published_at
+        self.row.published_at
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
 
     async fn favorites_count(&self) -> i32 {
-        self.0.favorites_count
+        self.row.favorites_count
     }
 
     /// Whether the viewer favorited this article; false when anonymous.
@@ -84,7 +110,7 @@ impl Article {
         Ok(ctx
             .loaders()
             .favorited
-            .load_one(self.0.id)
+            .load_one(self.row.id)
             .await?
             .unwrap_or(false))
     }
@@ -100,9 +126,9 @@ impl Article {
         before: Option<String>,
     ) -> async_graphql::Result<ListConnection<Comment>> {
         let request = page_request(comments::SCOPE, first, after, last, before)?;
-        let page = match FirstPage::of(self.0.id, &request, ()) {
+        let page = match FirstPage::of(self.row.id, &request, ()) {
             Some(key) => ctx.loaders().comment_pages.load_one(key).await?,
-            None => Some(comments::for_article(ctx.db(), self.0.id, &request).await?),
+            None => Some(comments::for_article(ctx.db(), self.row.id, &request).await?),
         };
         Ok(connection(page.unwrap_or_else(Page::empty), Comment))
     }

@@ -32,7 +32,7 @@ impl Comment {
             .await?
             .filter(|article| policy::can_read_article(ctx.viewer(), article))
             .ok_or(ServiceError::NotFound("article"))?;
-        Ok(Article(article))
+        Ok(article.into())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

@@ -80,7 +80,7 @@ impl User {
             Some(key) => ctx.loaders().author_article_pages.load_one(key).await?,
             None => Some(articles::by_author(ctx.db(), self.0.id, order, &request).await?),
         };
-        Ok(connection(page.unwrap_or_else(Page::empty), Article))
+        Ok(connection(page.unwrap_or_else(Page::empty), Article::from))
     }
 
     /// Unpublished articles: only the user themself sees any.
@@ -93,7 +93,7 @@ impl User {
     ) -> Result<ListConnection<Article>, ServiceError> {
         let request = page_request(articles::DRAFTS_SCOPE, first, after, None, None)?;
         let page = articles::drafts(ctx.db(), self.viewer(ctx), self.0.id, &request).await?;
-        Ok(connection(page, Article))
+        Ok(connection(page, Article::from))
     }
 
     /// Articles this user favorited, most recent first.
@@ -111,7 +111,7 @@ impl User {
             Some(key) => ctx.loaders().favorite_pages.load_one(key).await?,
             None => Some(social::favorites(ctx.db(), self.0.id, &request).await?),
         };
-        Ok(connection(page.unwrap_or_else(Page::empty), Article))
+        Ok(connection(page.unwrap_or_else(Page::empty), Article::from))
     }
 
     /// People following this user, most recent first.
