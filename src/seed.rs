@@ -214,9 +214,7 @@ pub async fn run(db: &DatabaseConnection, sizes: SeedSizes) -> Result<(), SeedEr
                 slug: Set(format!("notes-on-{topic}-part-{id}")),
                 title: Set(title.clone()),
                 description: Set(format!("What I learned about {topic}.")),
-                body: Set(format!(
-                    "# {title}\n\nA few paragraphs about {topic}, written for the demo.\n"
-                )),
+                body: Set(body(&title, topic)),
                 status: Set(if plan.published {
                     article::Status::Published
                 } else {
@@ -316,6 +314,19 @@ pub async fn run(db: &DatabaseConnection, sizes: SeedSizes) -> Result<(), SeedEr
 
     reset_sequences(db).await?;
     Ok(())
+}
+
+/// About 3 KB of Markdown, the size of a short real article, so benchmarks
+/// move realistic amounts of text.
+fn body(title: &str, topic: &str) -> String {
+    let mut body = format!("# {title}\n\n");
+    for paragraph in 1..=16 {
+        body.push_str(&format!(
+            "Paragraph {paragraph} about {topic}: what worked, what did not, and what \
+             we would do differently next time, with the numbers that convinced us.\n\n"
+        ));
+    }
+    body
 }
 
 /// Inserts `rows` in chunks inside one transaction.
