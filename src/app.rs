@@ -13,6 +13,7 @@ use crate::{
     cache::Counters,
     config::ServeSettings,
     db,
+    events::EventBus,
     graphql::{self, FolioSchema},
     http,
     services::{
@@ -28,6 +29,8 @@ pub struct AppState {
     pub auth: Arc<AuthSettings>,
     pub redis: Option<redis::aio::ConnectionManager>,
     pub statements: db::StatementCounter,
+    /// Live-update events, published after their write commits.
+    pub events: EventBus,
     pub dataloader_delay: Duration,
     /// Whether the client address comes from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
@@ -69,6 +72,15 @@ impl Application {
             Some(url) => Some(connect_redis(url).await?),
             None => None,
         };
+        let events = match &redis {
+            Some((client, connection)) => EventBus::redis(
+                client.clone(),
+                connection.clone(),
+                &format!("{}events", settings.redis_prefix),
+            ),
+            None => EventBus::in_process(),
+        };
+        let redis = redis.map(|(_, connection)| connection);
         let login_window = Duration::from_secs(settings.login_window.into());
         let counters = match &redis {
             Some(redis) => Counters::redis(redis.clone(), &settings.redis_prefix),
@@ -93,6 +105,7 @@ impl Application {
             }),
             redis,
             statements,
+            events,
             dataloader_delay: Duration::from_micros(settings.dataloader_delay_us),
             trust_forwarded_for: settings.trust_forwarded_for,
         };
@@ -135,14 +148,17 @@ impl Application {
     }
 }
 
-async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
+async fn connect_redis(
+    url: &str,
+) -> anyhow::Result<(redis::Client, redis::aio::ConnectionManager)> {
     let client = redis::Client::open(url).context("parsing REDIS_URL")?;
     let config = redis::aio::ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(5)))
         .set_response_timeout(Some(Duration::from_secs(5)));
-    redis::aio::ConnectionManager::new_with_config(client, config)
+    let connection = redis::aio::ConnectionManager::new_with_config(client.clone(), config)
         .await
-        .context("connecting to Redis")
+        .context("connecting to Redis")?;
+    Ok((client, connection))
 }
 
 fn router(state: HttpState, settings: &ServeSettings) -> Router {

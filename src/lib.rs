@@ -12,4 +12,5 @@ pub mod services;
 
 pub use app::Application;
 pub mod cache;
+pub mod events;
 pub mod seed;

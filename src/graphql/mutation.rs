@@ -8,11 +8,19 @@ use super::{
     types::{Article, AuthPayload, Comment, User},
 };
 use crate::{
+    db::entities::article,
     domain::{CommentBody, GlobalId, NodeKind},
+    events::Event,
     services::{ServiceError, accounts, articles, comments, social, users},
 };
 
 pub struct MutationRoot;
+
+/// Services return only after their transaction committed, so an event
+/// published here never announces a write that could still roll back.
+async fn publish_event(ctx: &Context<'_>, event: Event) {
+    ctx.state().events.publish(event).await;
+}
 
 fn article_id(field: &'static str, id: &ID) -> Result<i64, ServiceError> {
     Ok(GlobalId::decode_as(field, id, NodeKind::Article)?)
@@ -90,7 +98,18 @@ impl MutationRoot {
         input: CreateArticleInput,
     ) -> Result<Article, ServiceError> {
         let new = input.try_into()?;
-        Ok(articles::create(ctx.db(), ctx.viewer(), new).await?.into())
+        let article = articles::create(ctx.db(), ctx.viewer(), new).await?;
+        if article.status == article::Status::Published {
+            publish_event(
+                ctx,
+                Event::ArticlePublished {
+                    article_id: article.id,
+                    author_id: article.author_id,
+                },
+            )
+            .await;
+        }
+        Ok(article.into())
     }
 
     async fn update_article(
@@ -108,7 +127,18 @@ impl MutationRoot {
 
     async fn publish_article(&self, ctx: &Context<'_>, id: ID) -> Result<Article, ServiceError> {
         let id = article_id("id", &id)?;
-        Ok(articles::publish(ctx.db(), ctx.viewer(), id).await?.into())
+        let (article, newly_published) = articles::publish(ctx.db(), ctx.viewer(), id).await?;
+        if newly_published {
+            publish_event(
+                ctx,
+                Event::ArticlePublished {
+                    article_id: article.id,
+                    author_id: article.author_id,
+                },
+            )
+            .await;
+        }
+        Ok(article.into())
     }
 
     /// Returns the id of the deleted article.
@@ -120,12 +150,20 @@ impl MutationRoot {
 
     async fn favorite_article(&self, ctx: &Context<'_>, id: ID) -> Result<Article, ServiceError> {
         let id = article_id("id", &id)?;
-        Ok(social::favorite(ctx.db(), ctx.viewer(), id).await?.into())
+        let (article, changed) = social::favorite(ctx.db(), ctx.viewer(), id).await?;
+        if changed {
+            publish_event(ctx, Event::FavoritesChanged { article_id: id }).await;
+        }
+        Ok(article.into())
     }
 
     async fn unfavorite_article(&self, ctx: &Context<'_>, id: ID) -> Result<Article, ServiceError> {
         let id = article_id("id", &id)?;
-        Ok(social::unfavorite(ctx.db(), ctx.viewer(), id).await?.into())
+        let (article, changed) = social::unfavorite(ctx.db(), ctx.viewer(), id).await?;
+        if changed {
+            publish_event(ctx, Event::FavoritesChanged { article_id: id }).await;
+        }
+        Ok(article.into())
     }
 
     async fn follow_user(&self, ctx: &Context<'_>, username: String) -> Result<User, ServiceError> {
@@ -152,9 +190,16 @@ impl MutationRoot {
     ) -> Result<Comment, ServiceError> {
         let article = self::article_id("articleId", &article_id)?;
         let body = CommentBody::parse(&body)?;
-        Ok(Comment(
-            comments::add(ctx.db(), ctx.viewer(), article, body).await?,
-        ))
+        let comment = comments::add(ctx.db(), ctx.viewer(), article, body).await?;
+        publish_event(
+            ctx,
+            Event::CommentAdded {
+                article_id: comment.article_id,
+                comment_id: comment.id,
+            },
+        )
+        .await;
+        Ok(Comment(comment))
     }
 
     /// Allowed to the comment's author, the article's author, MODERATOR and

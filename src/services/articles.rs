@@ -614,12 +614,13 @@ pub async fn update(
     Ok(updated)
 }
 
-/// Publishes a draft; publishing a published article changes nothing.
+/// Publishes a draft; publishing a published article changes nothing. The
+/// flag says whether this call published it.
 pub async fn publish(
     db: &DatabaseConnection,
     viewer: Option<&Viewer>,
     id: i64,
-) -> ServiceResult<article::Model> {
+) -> ServiceResult<(article::Model, bool)> {
     let viewer = require_viewer(viewer)?;
     let txn = db.begin().await?;
     let article = for_write(
@@ -632,7 +633,7 @@ pub async fn publish(
     .await?;
     if article.status == article::Status::Published {
         txn.rollback().await?;
-        return Ok(article);
+        return Ok((article, false));
     }
     let now = now();
     let mut model: article::ActiveModel = article.into();
@@ -642,7 +643,7 @@ pub async fn publish(
     let published = model.update(&txn).await?;
     adjust_tag_counts(&txn, &tag_ids_of(&txn, id).await?, 1).await?;
     txn.commit().await?;
-    Ok(published)
+    Ok((published, true))
 }
 
 pub async fn delete(

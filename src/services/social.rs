@@ -73,11 +73,12 @@ async fn followable(
     Ok(target)
 }
 
+/// Favorites an article; the flag says whether the count changed.
 pub async fn favorite(
     db: &DatabaseConnection,
     viewer: Option<&Viewer>,
     article_id: i64,
-) -> ServiceResult<article::Model> {
+) -> ServiceResult<(article::Model, bool)> {
     let viewer = require_viewer(viewer)?;
     let txn = db.begin().await?;
     let article = favoritable(&txn, viewer, article_id).await?;
@@ -99,14 +100,15 @@ pub async fn favorite(
     }
     let article = articles::load(&txn, article.id).await?;
     txn.commit().await?;
-    Ok(article)
+    Ok((article, inserted == 1))
 }
 
+/// Unfavorites an article; the flag says whether the count changed.
 pub async fn unfavorite(
     db: &DatabaseConnection,
     viewer: Option<&Viewer>,
     article_id: i64,
-) -> ServiceResult<article::Model> {
+) -> ServiceResult<(article::Model, bool)> {
     let viewer = require_viewer(viewer)?;
     let txn = db.begin().await?;
     let article = favoritable(&txn, viewer, article_id).await?;
@@ -115,12 +117,13 @@ pub async fn unfavorite(
         .filter(favorite::Column::ArticleId.eq(article.id))
         .exec(&txn)
         .await?;
-    if deleted.rows_affected == 1 {
+    let changed = deleted.rows_affected == 1;
+    if changed {
         adjust_favorites_count(&txn, article.id, -1).await?;
     }
     let article = articles::load(&txn, article.id).await?;
     txn.commit().await?;
-    Ok(article)
+    Ok((article, changed))
 }
 
 async fn favoritable<C: ConnectionTrait>(

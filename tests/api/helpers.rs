@@ -4,6 +4,7 @@ use folio::{
     Application,
     config::{DatabaseSettings, Environment, ServeSettings},
     db::{StatementCounter, entities::user::Role},
+    events::EventBus,
     services::users,
 };
 use reqwest::{StatusCode, header};
@@ -18,6 +19,8 @@ pub struct TestApp {
     pub database: TestDatabase,
     /// SQL statements the server has executed so far.
     pub statements: StatementCounter,
+    /// The server's live-update events.
+    pub events: EventBus,
 }
 
 pub struct Session {
@@ -159,6 +162,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestA
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.state.db.clone();
     let statements = app.state.statements.clone();
+    let events = app.state.events.clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -166,6 +170,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestA
         db,
         database,
         statements,
+        events,
     }
 }
 

@@ -10,6 +10,7 @@ mod accounts;
 mod articles;
 mod authorization;
 mod comments;
+mod events;
 mod helpers;
 mod http;
 mod limits;

@@ -1,0 +1,152 @@
+//! Domain events for live updates, published after the write that caused
+//! them has committed.
+//!
+//! Without Redis an in-process broadcast carries them to this instance's
+//! subscribers. With Redis they are published once to a pub/sub channel that
+//! every instance (this one included) listens on and rebroadcasts locally,
+//! so an event reaches the subscribers of every instance exactly once.
+
+use std::{sync::Arc, time::Duration};
+
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+/// What happened, by id: subscribers load what they may see themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Event {
+    #[serde(rename_all = "camelCase")]
+    CommentAdded { article_id: i64, comment_id: i64 },
+    #[serde(rename_all = "camelCase")]
+    ArticlePublished { article_id: i64, author_id: i64 },
+    #[serde(rename_all = "camelCase")]
+    FavoritesChanged { article_id: i64 },
+}
+
+/// How many events a local receiver may lag behind before it misses some.
+const LOCAL_CAPACITY: usize = 4_096;
+
+#[derive(Clone)]
+pub struct EventBus {
+    local: broadcast::Sender<Arc<Event>>,
+    redis: Option<(ConnectionManager, Arc<str>)>,
+}
+
+impl EventBus {
+    /// Events stay within this process.
+    pub fn in_process() -> Self {
+        Self {
+            local: broadcast::channel(LOCAL_CAPACITY).0,
+            redis: None,
+        }
+    }
+
+    /// Events go through `channel` on Redis; a background task relays what
+    /// arrives there to this process's subscribers, resubscribing after a
+    /// lost connection.
+    pub fn redis(client: redis::Client, publisher: ConnectionManager, channel: &str) -> Self {
+        let local = broadcast::channel(LOCAL_CAPACITY).0;
+        let channel: Arc<str> = Arc::from(channel);
+        tokio::spawn(relay(client, channel.clone(), local.clone()));
+        Self {
+            local,
+            redis: Some((publisher, channel)),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.local.subscribe()
+    }
+
+    /// Publishes `event`. Delivery is best effort: a failed publish is logged,
+    /// never turned into an error for the write that already committed.
+    pub async fn publish(&self, event: Event) {
+        match &self.redis {
+            None => {
+                // No receivers is not an error: nobody is listening yet.
+                let _ = self.local.send(Arc::new(event));
+            }
+            Some((publisher, channel)) => {
+                let payload = match serde_json::to_string(&event) {
+                    Ok(payload) => payload,
+                    Err(err) => {
+                        tracing::error!(error = %err, "serialising an event failed");
+                        return;
+                    }
+                };
+                let mut publisher = publisher.clone();
+                let published: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                    .arg(channel.as_ref())
+                    .arg(payload)
+                    .query_async(&mut publisher)
+                    .await;
+                if let Err(err) = published {
+                    tracing::warn!(error = %err, ?event, "publishing an event to Redis failed");
+                }
+            }
+        }
+    }
+}
+
+async fn relay(client: redis::Client, channel: Arc<str>, local: broadcast::Sender<Arc<Event>>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match listen(&client, &channel, &local).await {
+            Ok(()) => tracing::warn!("Redis event subscription ended; resubscribing"),
+            Err(err) => tracing::warn!(error = %err, "Redis event subscription failed; retrying"),
+        }
+        if local.receiver_count() == 0 && Arc::strong_count(&channel) == 1 {
+            // The bus is gone; nobody can publish or subscribe any more.
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn listen(
+    client: &redis::Client,
+    channel: &str,
+    local: &broadcast::Sender<Arc<Event>>,
+) -> redis::RedisResult<()> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    let mut messages = pubsub.into_on_message();
+    while let Some(message) = messages.next().await {
+        let payload: String = message.get_payload()?;
+        match serde_json::from_str::<Event>(&payload) {
+            Ok(event) => {
+                let _ = local.send(Arc::new(event));
+            }
+            Err(err) => tracing::warn!(error = %err, "ignoring a malformed event"),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn in_process_events_reach_every_subscriber() {
+        let bus = EventBus::in_process();
+        let mut first = bus.subscribe();
+        let mut second = bus.subscribe();
+        let event = Event::CommentAdded {
+            article_id: 1,
+            comment_id: 2,
+        };
+        bus.publish(event).await;
+        assert_eq!(*first.recv().await.unwrap(), event);
+        assert_eq!(*second.recv().await.unwrap(), event);
+    }
+
+    #[test]
+    fn events_have_a_stable_wire_format() {
+        let json = serde_json::to_string(&Event::FavoritesChanged { article_id: 3 }).unwrap();
+        assert_eq!(json, r#"{"type":"favoritesChanged","articleId":3}"#);
+    }
+}
