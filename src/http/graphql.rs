@@ -16,8 +16,8 @@ use axum::{
 use crate::{
     app::{AppState, HttpState},
     graphql::{RequestData, errors},
+    http::auth::{self, AuthError},
     policy::Viewer,
-    services::users,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -148,35 +148,24 @@ async fn authenticate(
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let unauthenticated = |message: &str| {
-        let mut response =
-            error_response(StatusCode::UNAUTHORIZED, message, errors::UNAUTHENTICATED);
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        response
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| unauthenticated("the Authorization header must be \"Bearer <token>\""))?;
-    let user_id = state
-        .auth
-        .keys
-        .verify_access(token)
-        .map_err(|_| unauthenticated("the access token is invalid or expired"))?;
-    match users::viewer(&state.db, user_id).await {
-        Ok(Some(viewer)) => Ok(Some(viewer)),
-        Ok(None) => Err(unauthenticated("the access token's user no longer exists")),
+    let value = value.to_str().unwrap_or_default();
+    match auth::viewer_from_bearer(state, value).await {
+        Ok(viewer) => Ok(Some(viewer)),
+        Err(AuthError::Internal) => Err(error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error",
+            errors::INTERNAL_SERVER_ERROR,
+        )),
         Err(err) => {
-            tracing::error!(error = %err, "loading the viewer failed");
-            Err(error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal server error",
-                errors::INTERNAL_SERVER_ERROR,
-            ))
+            let mut response = error_response(
+                StatusCode::UNAUTHORIZED,
+                &err.to_string(),
+                errors::UNAUTHENTICATED,
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            Err(response)
         }
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP endpoints around the schema.
 
+pub mod auth;
 pub mod graphql;
 pub mod health;
 pub mod playground;
