@@ -167,6 +167,7 @@ fn router(state: HttpState, settings: &ServeSettings) -> Router {
             "/graphql",
             get(http::graphql::handle).post(http::graphql::handle),
         )
+        .route("/graphql/ws", get(http::subscriptions::handle))
         .route("/playground", get(http::playground::page))
         .route("/health/live", get(http::health::live))
         .route("/health/ready", get(http::health::ready))

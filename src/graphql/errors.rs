@@ -13,12 +13,13 @@ use async_graphql::{
     Response, ServerError, ServerResult, ValidationResult, Value, Variables,
     extensions::{
         Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
-        NextValidation, ResolveInfo,
+        NextSubscribe, NextValidation, ResolveInfo,
     },
     parser::types::ExecutableDocument,
 };
 
 use axum::http::{HeaderValue, header};
+use futures_util::{StreamExt, stream::BoxStream};
 
 use crate::services::{ServiceError, retry_after_secs};
 
@@ -127,29 +128,46 @@ impl ExtensionFactory for ErrorCodes {
     }
 }
 
-/// One per request.
+/// One per request or subscription.
 #[derive(Default)]
 struct ErrorCodesExtension {
     /// Errors of nullable fields that were resolved to null instead.
-    nulled: Mutex<Vec<ServerError>>,
+    nulled: Arc<Mutex<Vec<ServerError>>>,
+}
+
+/// Completes a response: adds the errors of nulled fields, gives every error
+/// its code, and turns a rate limit into a `Retry-After` header.
+fn finish(mut response: Response, nulled: &Mutex<Vec<ServerError>>) -> Response {
+    let nulled = std::mem::take(&mut *nulled.lock().unwrap_or_else(PoisonError::into_inner));
+    response.errors.extend(nulled);
+    for err in &mut response.errors {
+        classify(err);
+    }
+    if let Some(seconds) = retry_after(&response.errors)
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.http_headers.insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 #[async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        let nulled =
-            std::mem::take(&mut *self.nulled.lock().unwrap_or_else(PoisonError::into_inner));
-        response.errors.extend(nulled);
-        for err in &mut response.errors {
-            classify(err);
-        }
-        if let Some(seconds) = retry_after(&response.errors)
-            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-        {
-            response.http_headers.insert(header::RETRY_AFTER, value);
-        }
-        response
+        finish(next.run(ctx).await, &self.nulled)
+    }
+
+    /// Each event of a subscription is a response of its own.
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        let nulled = self.nulled.clone();
+        next.run(ctx, stream)
+            .map(move |response| finish(response, &nulled))
+            .boxed()
     }
 
     /// A failed nullable field resolves to null, with its error reported.

@@ -8,23 +8,25 @@ pub mod limits;
 mod loaders;
 mod mutation;
 mod query;
+mod subscription;
 mod types;
 
-use async_graphql::{EmptySubscription, Schema};
+use async_graphql::Schema;
 
 pub use context::RequestData;
 pub use limits::QueryLimits;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
 
 use crate::app::AppState;
 
-pub type FolioSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type FolioSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema. `state` is shared by every request; per-request data
 /// (viewer, loaders) is attached by the HTTP handler.
 pub fn build_schema(state: Option<AppState>, limits: QueryLimits) -> FolioSchema {
-    let mut builder = Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .extension(errors::ErrorCodes)
         .extension(limits::ShapeLimits(limits))
         .limit_depth(limits.depth)

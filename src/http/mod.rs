@@ -4,3 +4,4 @@ pub mod auth;
 pub mod graphql;
 pub mod health;
 pub mod playground;
+pub mod subscriptions;

@@ -20,4 +20,5 @@ mod pagination;
 mod schema;
 mod seed;
 mod social;
+mod subscriptions;
 mod throttle;
