@@ -165,7 +165,7 @@ fn router(state: HttpState, settings: &ServeSettings) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(http::graphql::handle).post(http::graphql::handle),
+            get(http::subscriptions::get_or_upgrade).post(http::graphql::handle),
         )
         .route("/graphql/ws", get(http::subscriptions::handle))
         .route("/playground", get(http::playground::page))

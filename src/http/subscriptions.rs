@@ -5,16 +5,46 @@
 use std::{net::SocketAddr, time::Duration};
 
 use async_graphql::{Data, http::ALL_WEBSOCKET_PROTOCOLS};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
 use axum::{
-    extract::{ConnectInfo, State, WebSocketUpgrade},
-    response::Response,
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State, WebSocketUpgrade},
+    http::{Method, header},
+    response::{IntoResponse, Response},
 };
 
 use crate::{app::HttpState, graphql::RequestData, http::auth};
 
 /// How often the server pings an idle connection.
 const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// `GET /graphql`: a WebSocket upgrade starts subscriptions, anything else is
+/// a GraphQL-over-HTTP query.
+pub async fn get_or_upgrade(
+    State(state): State<HttpState>,
+    connect_info: ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
+    let upgrading = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
+    if !upgrading {
+        let headers = request.headers().clone();
+        let graphql = GraphQLBatchRequest::from_request(request, &state).await;
+        return super::graphql::handle(State(state), connect_info, Method::GET, headers, graphql)
+            .await;
+    }
+    let (mut parts, _) = request.into_parts();
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
+        Ok(protocol) => protocol,
+        Err(rejection) => return rejection.into_response(),
+    };
+    match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => handle(State(state), connect_info, protocol, upgrade).await,
+        Err(rejection) => rejection.into_response(),
+    }
+}
 
 pub async fn handle(
     State(state): State<HttpState>,

@@ -16,7 +16,11 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A subscriber speaking `protocol`, initialised with `token` if given.
 async fn connect(app: &TestApp, protocol: &str, token: Option<&str>) -> Socket {
-    let url = app.url("/graphql/ws").replace("http://", "ws://");
+    connect_to(app, "/graphql/ws", protocol, token).await
+}
+
+async fn connect_to(app: &TestApp, path: &str, protocol: &str, token: Option<&str>) -> Socket {
+    let url = app.url(path).replace("http://", "ws://");
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -125,6 +129,27 @@ async fn comments_arrive_live_in_both_protocols() {
         assert!(payload["data"]["commentAdded"]["author"]["email"].is_null());
         assert_eq!(payload["errors"][0]["extensions"]["code"], "FORBIDDEN");
     }
+}
+
+#[tokio::test]
+async fn get_graphql_upgrades_to_the_same_endpoint() {
+    let app = spawn_app().await;
+    let author = app.register("upgrader").await;
+    let article = app.create_article(&author, "Either door", &[], true).await;
+    let mut socket = connect_to(&app, "/graphql", "graphql-transport-ws", None).await;
+    subscribe(
+        &mut socket,
+        "graphql-transport-ws",
+        COMMENTS,
+        json!({ "id": article["id"] }),
+    )
+    .await;
+    comment(&app, &author, &article, "via GET /graphql").await;
+    let message = receive(&mut socket).await;
+    assert_eq!(
+        message["payload"]["data"]["commentAdded"]["body"],
+        "via GET /graphql"
+    );
 }
 
 #[tokio::test]
