@@ -189,12 +189,34 @@ async fn a_bad_token_refuses_the_connection() {
     })
     .await
     .expect("closed within 5 s");
-    let frame = closed.expect("a close frame");
-    // async-graphql closes a refused graphql-transport-ws handshake with
-    // 1002; the protocol's 4403 is still to come (issue 5).
-    let code: u16 = frame.code.into();
-    assert_eq!(code, 1002);
-    assert!(frame.reason.contains("invalid or expired"), "{frame:?}");
+    let code: u16 = closed.expect("a close frame").code.into();
+    assert_eq!(code, 4403);
+}
+
+#[tokio::test]
+async fn subscribing_before_connection_init_is_refused() {
+    let app = spawn_app().await;
+    let url = app.url("/graphql/ws").replace("http://", "ws://");
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let query = json!({ "query": "subscription { articlePublished { id } }" });
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": query }),
+    )
+    .await;
+    let frame = loop {
+        match socket.next().await {
+            Some(Ok(Message::Close(frame))) => break frame.expect("a close frame"),
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(frame.code), 4401);
 }
 
 #[tokio::test]
