@@ -25,6 +25,16 @@ pub enum Event {
     FavoritesChanged { article_id: i64 },
 }
 
+impl Event {
+    /// The announcement that `article` was published.
+    pub fn published(article: &crate::db::entities::article::Model) -> Self {
+        Self::ArticlePublished {
+            article_id: article.id,
+            author_id: article.author_id,
+        }
+    }
+}
+
 /// How many events a local receiver may lag behind before it misses some.
 const LOCAL_CAPACITY: usize = 4_096;
 

@@ -100,14 +100,7 @@ impl MutationRoot {
         let new = input.try_into()?;
         let article = articles::create(ctx.db(), ctx.viewer(), new).await?;
         if article.status == article::Status::Published {
-            publish_event(
-                ctx,
-                Event::ArticlePublished {
-                    article_id: article.id,
-                    author_id: article.author_id,
-                },
-            )
-            .await;
+            publish_event(ctx, Event::published(&article)).await;
         }
         Ok(article.into())
     }
@@ -129,14 +122,7 @@ impl MutationRoot {
         let id = article_id("id", &id)?;
         let (article, newly_published) = articles::publish(ctx.db(), ctx.viewer(), id).await?;
         if newly_published {
-            publish_event(
-                ctx,
-                Event::ArticlePublished {
-                    article_id: article.id,
-                    author_id: article.author_id,
-                },
-            )
-            .await;
+            publish_event(ctx, Event::published(&article)).await;
         }
         Ok(article.into())
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Subscription};
 use futures_util::{Stream, StreamExt, stream};
+use sea_orm::DatabaseConnection;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::{
@@ -15,7 +16,7 @@ use super::{
 use crate::{
     domain::{GlobalId, NodeKind},
     events::Event,
-    policy,
+    policy::{self, Viewer},
     services::{ServiceError, articles, comments, require_viewer, social},
 };
 
@@ -37,6 +38,18 @@ fn events(receiver: Receiver<Arc<Event>>) -> impl Stream<Item = Event> {
     })
 }
 
+/// The article a subscription watches, once the policy says the subscriber
+/// may read it, with what the event handler needs.
+async fn watch_article(
+    ctx: &Context<'_>,
+    article_id: &ID,
+) -> Result<(i64, Option<Viewer>, DatabaseConnection), ServiceError> {
+    let watched = GlobalId::decode_as("articleId", article_id, NodeKind::Article)?;
+    let viewer = ctx.viewer().copied();
+    articles::visible(ctx.db(), viewer.as_ref(), watched).await?;
+    Ok((watched, viewer, ctx.db().clone()))
+}
+
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// New comments on an article the viewer may read.
@@ -45,10 +58,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         article_id: ID,
     ) -> Result<impl Stream<Item = Comment> + use<>, ServiceError> {
-        let watched = GlobalId::decode_as("articleId", &article_id, NodeKind::Article)?;
-        let viewer = ctx.viewer().copied();
-        articles::visible(ctx.db(), viewer.as_ref(), watched).await?;
-        let db = ctx.db().clone();
+        let (watched, viewer, db) = watch_article(ctx, &article_id).await?;
         Ok(
             events(ctx.state().events.subscribe()).filter_map(move |event| {
                 let db = db.clone();
@@ -113,10 +123,7 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         article_id: ID,
     ) -> Result<impl Stream<Item = Article> + use<>, ServiceError> {
-        let watched = GlobalId::decode_as("articleId", &article_id, NodeKind::Article)?;
-        let viewer = ctx.viewer().copied();
-        articles::visible(ctx.db(), viewer.as_ref(), watched).await?;
-        let db = ctx.db().clone();
+        let (watched, viewer, db) = watch_article(ctx, &article_id).await?;
         Ok(
             events(ctx.state().events.subscribe()).filter_map(move |event| {
                 let db = db.clone();
