@@ -228,6 +228,27 @@ impl<V: Copy> FirstPage<V> {
     }
 }
 
+/// A page of the list hanging off `parent`: batched with the other parents'
+/// pages when it is a first or last page, read on its own otherwise (a
+/// cursor belongs to one parent's list). `alone` is only awaited then.
+pub async fn page_of<L, V, T>(
+    loader: &DataLoader<L>,
+    parent: i64,
+    request: &PageRequest,
+    variant: V,
+    alone: impl Future<Output = Result<Page<T>, ServiceError>>,
+) -> async_graphql::Result<Page<T>>
+where
+    L: Loader<FirstPage<V>, Value = Page<T>, Error = LoadError>,
+    V: Copy + Eq + Hash + Send + Sync + 'static,
+    T: Clone + Send + Sync + 'static,
+{
+    Ok(match FirstPage::of(parent, request, variant) {
+        Some(key) => loader.load_one(key).await?.unwrap_or_else(Page::empty),
+        None => alone.await?,
+    })
+}
+
 /// Groups keys that ask for the same kind of page and loads each group with
 /// `single` when it has one parent (a plain keyset query) or `many` (one
 /// windowed query for all parents).

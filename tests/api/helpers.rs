@@ -179,6 +179,15 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// GETs `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     /// POSTs a GraphQL request and returns the JSON body (whatever the status).
     pub async fn post(&self, token: Option<&str>, body: Value) -> (StatusCode, Value) {
         let mut request = self.client.post(self.url("/graphql")).json(&body);

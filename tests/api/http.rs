@@ -139,26 +139,16 @@ async fn internal_errors_reveal_nothing() {
 #[tokio::test]
 async fn health_and_playground_are_served() {
     let app = spawn_app().await;
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get("/health/live").await;
     assert_eq!(live.status(), StatusCode::OK);
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), StatusCode::OK);
     let checks: Value = ready.json().await.unwrap();
     assert_eq!(checks["checks"]["database"], "ok");
     if std::env::var("FOLIO_TEST_REDIS_URL").is_ok_and(|url| !url.is_empty()) {
         assert_eq!(checks["checks"]["redis"], "ok");
     }
-    let playground = app.client.get(app.url("/playground")).send().await.unwrap();
+    let playground = app.get("/playground").await;
     assert_eq!(playground.status(), StatusCode::OK);
     assert!(playground.text().await.unwrap().contains("graphiql"));
 }
@@ -167,20 +157,10 @@ async fn health_and_playground_are_served() {
 async fn readiness_reports_a_dead_database() {
     let app = spawn_app().await;
     app.db.clone().close().await.unwrap();
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["checks"]["database"], "unavailable");
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get("/health/live").await;
     assert_eq!(live.status(), StatusCode::OK);
 }

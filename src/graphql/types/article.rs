@@ -10,9 +10,9 @@ use crate::{
         connection::{ListConnection, connection, page_request},
         context::ContextExt,
         inputs::ArticleStatus,
-        loaders::FirstPage,
+        loaders::page_of,
     },
-    services::{Page, ServiceError, articles::Listed, comments},
+    services::{ServiceError, articles::Listed, comments},
 };
 
 pub struct Article {
@@ -126,10 +126,9 @@ impl Article {
         before: Option<String>,
     ) -> async_graphql::Result<ListConnection<Comment>> {
         let request = page_request(comments::SCOPE, first, after, last, before)?;
-        let page = match FirstPage::of(self.row.id, &request, ()) {
-            Some(key) => ctx.loaders().comment_pages.load_one(key).await?,
-            None => Some(comments::for_article(ctx.db(), self.row.id, &request).await?),
-        };
-        Ok(connection(page.unwrap_or_else(Page::empty), Comment))
+        let alone = comments::for_article(ctx.db(), self.row.id, &request);
+        let loader = &ctx.loaders().comment_pages;
+        let page = page_of(loader, self.row.id, &request, (), alone).await?;
+        Ok(connection(page, Comment))
     }
 }

@@ -10,11 +10,11 @@ use crate::{
         connection::{ListConnection, connection, page_request},
         context::ContextExt,
         inputs::{ArticleOrder, Role},
-        loaders::FirstPage,
+        loaders::page_of,
     },
     policy::{self, Viewer},
     services::{
-        Page, ServiceError, articles,
+        ServiceError, articles,
         social::{self, FollowSide},
     },
 };
@@ -76,11 +76,10 @@ impl User {
     ) -> async_graphql::Result<ListConnection<Article>> {
         let order = articles::ArticleOrder::from(order_by);
         let request = page_request(order.scope(), first, after, last, before)?;
-        let page = match FirstPage::of(self.0.id, &request, order) {
-            Some(key) => ctx.loaders().author_article_pages.load_one(key).await?,
-            None => Some(articles::by_author(ctx.db(), self.0.id, order, &request).await?),
-        };
-        Ok(connection(page.unwrap_or_else(Page::empty), Article::from))
+        let alone = articles::by_author(ctx.db(), self.0.id, order, &request);
+        let loader = &ctx.loaders().author_article_pages;
+        let page = page_of(loader, self.0.id, &request, order, alone).await?;
+        Ok(connection(page, Article::from))
     }
 
     /// Unpublished articles: only the user themself sees any.
@@ -107,11 +106,10 @@ impl User {
         before: Option<String>,
     ) -> async_graphql::Result<ListConnection<Article>> {
         let request = page_request("favorites", first, after, last, before)?;
-        let page = match FirstPage::of(self.0.id, &request, ()) {
-            Some(key) => ctx.loaders().favorite_pages.load_one(key).await?,
-            None => Some(social::favorites(ctx.db(), self.0.id, &request).await?),
-        };
-        Ok(connection(page.unwrap_or_else(Page::empty), Article::from))
+        let alone = social::favorites(ctx.db(), self.0.id, &request);
+        let loader = &ctx.loaders().favorite_pages;
+        let page = page_of(loader, self.0.id, &request, (), alone).await?;
+        Ok(connection(page, Article::from))
     }
 
     /// People following this user, most recent first.
@@ -194,16 +192,12 @@ impl User {
         before: Option<String>,
     ) -> async_graphql::Result<ListConnection<User>> {
         let request = page_request(side.scope(), first, after, last, before)?;
-        let page = match FirstPage::of(self.0.id, &request, ()) {
-            Some(key) => {
-                let loader = match side {
-                    FollowSide::Followers => &ctx.loaders().follower_pages,
-                    FollowSide::Following => &ctx.loaders().following_pages,
-                };
-                loader.load_one(key).await?
-            }
-            None => Some(social::follows(ctx.db(), self.0.id, side, &request).await?),
+        let loader = match side {
+            FollowSide::Followers => &ctx.loaders().follower_pages,
+            FollowSide::Following => &ctx.loaders().following_pages,
         };
-        Ok(connection(page.unwrap_or_else(Page::empty), User::from))
+        let alone = social::follows(ctx.db(), self.0.id, side, &request);
+        let page = page_of(loader, self.0.id, &request, (), alone).await?;
+        Ok(connection(page, User::from))
     }
 }
