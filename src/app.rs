@@ -6,12 +6,13 @@ use anyhow::Context as _;
 use axum::{Router, extract::DefaultBodyLimit, routing::get};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 
 use crate::{
     auth::tokens::TokenKeys,
     cache::Counters,
-    config::ServeSettings,
+    config::{ServeSettings, WebSocketSettings},
     db,
     events::EventBus,
     graphql::{self, FolioSchema},
@@ -43,13 +44,29 @@ pub struct HttpState {
     pub schema: FolioSchema,
     /// Most operations in one batched request.
     pub max_batch: usize,
+    pub websocket: WebSocketSettings,
+    pub lifecycle: Lifecycle,
 }
+
+/// What lets a stopping server end its long-lived connections: HTTP
+/// requests finish by themselves, WebSockets have to be told.
+#[derive(Clone, Default)]
+pub struct Lifecycle {
+    /// Cancelled when the server starts shutting down.
+    pub stopping: CancellationToken,
+    /// The open WebSocket connections.
+    pub connections: TaskTracker,
+}
+
+/// How long open WebSockets get to close once the server stops.
+const CONNECTIONS_GRACE: Duration = Duration::from_secs(10);
 
 /// A server bound to its port, ready to run. Binding happens in `build`, so a
 /// test or benchmark can ask for port 0 and read the real port before serving.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    lifecycle: Lifecycle,
     pub state: AppState,
 }
 
@@ -110,11 +127,14 @@ impl Application {
             trust_forwarded_for: settings.trust_forwarded_for,
         };
         let schema = graphql::build_schema(Some(state.clone()), settings.query_limits());
+        let lifecycle = Lifecycle::default();
         let router = router(
             HttpState {
                 app: state.clone(),
                 schema,
                 max_batch: settings.max_batch,
+                websocket: settings.websocket.clone(),
+                lifecycle: lifecycle.clone(),
             },
             &settings,
         );
@@ -124,6 +144,7 @@ impl Application {
         Ok(Self {
             listener,
             router,
+            lifecycle,
             state,
         })
     }
@@ -135,16 +156,43 @@ impl Application {
             .unwrap_or_default()
     }
 
-    /// Serves until SIGINT/SIGTERM, finishing requests in flight.
+    /// Serves until SIGINT/SIGTERM.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then stops accepting connections,
+    /// finishes the HTTP requests in flight and closes WebSockets with 1001
+    /// (going away), so clients reconnect elsewhere.
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "Folio is listening");
+        let Lifecycle {
+            stopping,
+            connections,
+        } = self.lifecycle;
+        let signal = stopping.clone();
         axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+        .with_graceful_shutdown(async move {
+            stop.await;
+            signal.cancel();
+        })
+        .await?;
+        stopping.cancel();
+        connections.close();
+        if tokio::time::timeout(CONNECTIONS_GRACE, connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some WebSocket connections did not close in time");
+        }
+        Ok(())
     }
 }
 

@@ -124,6 +124,29 @@ pub struct ServeSettings {
     /// Skip migrations at startup (run `folio migrate` separately instead).
     #[arg(long, env = "FOLIO_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,
+
+    #[command(flatten)]
+    pub websocket: WebSocketSettings,
+}
+
+/// Subscription connections.
+#[derive(Debug, Clone, Args)]
+pub struct WebSocketSettings {
+    /// Seconds a new connection may take to send `connection_init` before it
+    /// is closed with 4408.
+    #[arg(long, env = "FOLIO_WS_INIT_TIMEOUT", default_value_t = 10)]
+    pub ws_init_timeout: u64,
+
+    /// Seconds between the server's keep-alive messages (`ping` in
+    /// graphql-transport-ws, `ka` in the legacy protocol).
+    #[arg(long, env = "FOLIO_WS_KEEPALIVE", default_value_t = 15)]
+    pub ws_keepalive: u64,
+
+    /// Messages a subscriber may leave unread before it is disconnected with
+    /// 1013 (try again later), so a stalled client cannot hold memory or
+    /// delay anyone else.
+    #[arg(long, env = "FOLIO_WS_BUFFER", default_value_t = 256)]
+    pub ws_buffer: usize,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;

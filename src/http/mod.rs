@@ -3,5 +3,6 @@
 pub mod auth;
 pub mod graphql;
 pub mod health;
+pub mod outbox;
 pub mod playground;
 pub mod subscriptions;

@@ -6,14 +6,14 @@ use std::{net::SocketAddr, time::Duration};
 
 use std::future::ready;
 
-use async_graphql::{Data, http::ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::{Data, http::WebSocketProtocols};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     extract::{
         ConnectInfo, FromRequest, FromRequestParts, Request, State, WebSocketUpgrade,
         ws::{CloseFrame, Message, WebSocket},
     },
-    http::{Method, header},
+    http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use futures_util::{
@@ -23,13 +23,13 @@ use futures_util::{
 use serde_json::json;
 
 use crate::{
-    app::{AppState, HttpState},
-    graphql::{FolioSchema, RequestData},
-    http::auth::{self, AuthError},
+    app::HttpState,
+    graphql::RequestData,
+    http::{
+        auth::{self, AuthError},
+        outbox::{self, Outbox, Stalled},
+    },
 };
-
-/// How often the server pings an idle connection.
-const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// `GET /graphql`: a WebSocket upgrade starts subscriptions, anything else is
 /// a GraphQL-over-HTTP query.
@@ -54,8 +54,9 @@ pub async fn get_or_upgrade(
         Ok(protocol) => protocol,
         Err(rejection) => return rejection.into_response(),
     };
+    let headers = parts.headers.clone();
     match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-        Ok(upgrade) => handle(State(state), connect_info, protocol, upgrade).await,
+        Ok(upgrade) => handle(State(state), connect_info, headers, protocol, upgrade).await,
         Err(rejection) => rejection.into_response(),
     }
 }
@@ -63,38 +64,83 @@ pub async fn get_or_upgrade(
 pub async fn handle(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let HttpState { app, schema, .. } = state;
+    let Some(kind) = requested_protocol(&headers) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let lifecycle = state.lifecycle.clone();
     upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve(socket, app, schema, protocol, peer))
+        .protocols([kind.sec_websocket_protocol()])
+        // Most subscription traffic is small; the default 128 KiB read
+        // buffer per connection would dominate memory at 10k subscribers.
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| {
+            lifecycle
+                .connections
+                .track_future(serve(socket, state, protocol, kind, peer))
+        })
 }
 
-/// How long a client may take to send `connection_init`.
-const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first protocol in the client's list that Folio speaks: the same
+/// choice async-graphql's `GraphQLProtocol` makes, so both sides agree.
+fn requested_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)?
+        .to_str()
+        .ok()?
+        .split(',')
+        .find_map(|protocol| protocol.trim().parse().ok())
+}
+
+const READ_BUFFER: usize = 4 * 1024;
+
+/// How long closing a connection may take before it is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why a connection ended.
+enum Ending {
+    /// The session finished (the client closed, or the protocol ended it).
+    Finished,
+    /// Writing to the socket failed: the client is gone.
+    Disconnected,
+    /// The client stopped reading and its queue filled.
+    Stalled,
+    /// The server is shutting down.
+    ShuttingDown,
+}
 
 /// Runs one connection. The handshake is checked here rather than in
 /// async-graphql so the client gets the protocol's close codes: 4408 when
 /// `connection_init` does not come in time, 4401 when something else comes
-/// first, 4403 for a bad credential.
+/// first, 4403 for a bad credential. After it, async-graphql speaks the
+/// protocol while this function owns the socket's writing side.
 async fn serve(
     socket: WebSocket,
-    app: AppState,
-    schema: FolioSchema,
+    http: HttpState,
     protocol: GraphQLProtocol,
+    kind: WebSocketProtocols,
     peer: SocketAddr,
 ) {
+    let HttpState {
+        app,
+        schema,
+        websocket: settings,
+        lifecycle,
+        ..
+    } = http;
     let (mut sink, mut stream) = socket.split();
-    let first = match tokio::time::timeout(INIT_TIMEOUT, next_text(&mut stream)).await {
+    let init_timeout = Duration::from_secs(settings.ws_init_timeout);
+    let first = match tokio::time::timeout(init_timeout, next_text(&mut stream)).await {
         Ok(Some(text)) => text,
         Ok(None) => return,
-        Err(_) => return close(sink, 4408, "Connection initialisation timeout").await,
+        Err(_) => return close(&mut sink, 4408, "Connection initialisation timeout").await,
     };
     let init: serde_json::Value = serde_json::from_str(&first).unwrap_or_default();
     if init["type"] != "connection_init" {
-        return close(sink, 4401, "Unauthorized").await;
+        return close(&mut sink, 4401, "Unauthorized").await;
     }
     let authorization = ["authorization", "Authorization"]
         .iter()
@@ -103,26 +149,65 @@ async fn serve(
         None => None,
         Some(value) => match auth::viewer_from_bearer(&app, value).await {
             Ok(viewer) => Some(viewer),
-            Err(AuthError::Internal) => return close(sink, 1011, "Internal server error").await,
+            Err(AuthError::Internal) => {
+                return close(&mut sink, 1011, "Internal server error").await;
+            }
             Err(_) => {
                 let refusal = json!({ "type": "connection_error",
                     "payload": { "message": "Forbidden" } });
                 // subscriptions-transport-ws clients expect the error message
                 // before the close; graphql-ws clients read the code.
                 let _ = sink.send(Message::Text(refusal.to_string().into())).await;
-                return close(sink, 4403, "Forbidden").await;
+                return close(&mut sink, 4403, "Forbidden").await;
             }
         },
     };
     let mut data = Data::default();
     data.insert(RequestData::new(&app, viewer, Some(peer.ip())));
+    let keepalive = Duration::from_secs(settings.ws_keepalive.max(1));
+    let (outbox, mut queue) = outbox::channel(settings.ws_buffer);
     // async-graphql still answers the `connection_init` it is replayed.
     let replayed = stream::once(ready(Ok(Message::Text(first.into())))).chain(stream);
-    GraphQLWebSocket::new_with_pair(sink, replayed, schema, protocol)
+    let session = GraphQLWebSocket::new_with_pair(outbox.clone(), replayed, schema, protocol)
         .with_data(data)
-        .keepalive_timeout(KEEPALIVE)
-        .serve()
-        .await;
+        // An idle limit, not a ping: graphql-ws clients answer our pings with
+        // pongs, which keep a live connection under it.
+        .keepalive_timeout((kind == WebSocketProtocols::GraphQLWS).then_some(3 * keepalive))
+        .serve();
+    let ending = tokio::select! {
+        () = session => if outbox.stalled() { Ending::Stalled } else { Ending::Finished },
+        () = queue.forward(&mut sink) => Ending::Disconnected,
+        Stalled = keep_alive(&outbox, kind, keepalive) => Ending::Stalled,
+        () = lifecycle.stopping.cancelled() => Ending::ShuttingDown,
+    };
+    match ending {
+        Ending::Finished => {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, queue.write_queued(&mut sink)).await;
+        }
+        Ending::Disconnected => {}
+        Ending::Stalled => {
+            tracing::info!(%peer, "dropping a subscriber that stopped reading");
+            close(&mut sink, 1013, "Subscriber too slow").await;
+        }
+        Ending::ShuttingDown => close(&mut sink, 1001, "Server shutting down").await,
+    }
+}
+
+/// Queues the protocol's keep-alive message every `interval`, so proxies
+/// keep the connection open and dead peers are noticed. Returns when the
+/// queue is full.
+async fn keep_alive(outbox: &Outbox, kind: WebSocketProtocols, interval: Duration) -> Stalled {
+    let message = match kind {
+        WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
+        WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
+    };
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        ticks.tick().await;
+        if let Err(stalled) = outbox.offer(Message::Text(message.into())) {
+            return stalled;
+        }
+    }
 }
 
 async fn next_text(stream: &mut SplitStream<WebSocket>) -> Option<String> {
@@ -136,10 +221,12 @@ async fn next_text(stream: &mut SplitStream<WebSocket>) -> Option<String> {
     None
 }
 
-async fn close(mut sink: SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
+/// Sends a close frame, giving up after [`CLOSE_TIMEOUT`] when the client
+/// is not reading.
+async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
     };
-    let _ = sink.send(Message::Close(Some(frame))).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
 }

@@ -1,8 +1,11 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 
 use folio::{
     Application,
-    config::{DatabaseSettings, Environment, ServeSettings},
+    config::{DatabaseSettings, Environment, ServeSettings, WebSocketSettings},
     db::{StatementCounter, entities::user::Role},
     events::EventBus,
     services::users,
@@ -16,7 +19,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
-    pub database: TestDatabase,
+    pub database: Arc<TestDatabase>,
     /// SQL statements the server has executed so far.
     pub statements: StatementCounter,
     /// The server's live-update events.
@@ -147,6 +150,11 @@ pub fn settings(database_url: &str) -> ServeSettings {
         max_fields: 2_000,
         max_batch: 10,
         skip_migrations: false,
+        websocket: WebSocketSettings {
+            ws_init_timeout: 10,
+            ws_keepalive: 15,
+            ws_buffer: 256,
+        },
     }
 }
 
@@ -155,7 +163,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
-    let database = TestDatabase::create().await;
+    start(Arc::new(TestDatabase::create().await), configure).await
+}
+
+/// Starts a server on `database` and returns it with a client.
+async fn start(database: Arc<TestDatabase>, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
     let mut settings = settings(&database.url);
     configure(&mut settings);
     let app = Application::build(settings).await.expect("server builds");
@@ -175,6 +187,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestA
 }
 
 impl TestApp {
+    /// Another instance on the same database, as behind a load balancer.
+    pub async fn another_instance(&self, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+        start(self.database.clone(), configure).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -19,6 +19,7 @@ mod n_plus_one;
 mod pagination;
 mod schema;
 mod seed;
+mod shutdown;
 mod social;
 mod subscriptions;
 mod throttle;

@@ -4,15 +4,15 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
 
-use crate::helpers::{Session, TestApp, data, spawn_app};
+use crate::helpers::{Session, TestApp, data, spawn_app, spawn_app_with};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A subscriber speaking `protocol`, initialised with `token` if given.
 async fn connect(app: &TestApp, protocol: &str, token: Option<&str>) -> Socket {
@@ -20,13 +20,36 @@ async fn connect(app: &TestApp, protocol: &str, token: Option<&str>) -> Socket {
 }
 
 async fn connect_to(app: &TestApp, path: &str, protocol: &str, token: Option<&str>) -> Socket {
-    let url = app.url(path).replace("http://", "ws://");
+    open(&app.address, path, protocol, token, None).await
+}
+
+/// Opens a connection, optionally with a small receive buffer so that a
+/// client that stops reading is felt by the server after little data.
+pub async fn open(
+    address: &str,
+    path: &str,
+    protocol: &str,
+    token: Option<&str>,
+    receive_buffer: Option<u32>,
+) -> Socket {
+    let tcp = TcpSocket::new_v4().unwrap();
+    if let Some(size) = receive_buffer {
+        tcp.set_recv_buffer_size(size).unwrap();
+    }
+    let stream = tcp
+        .connect(address.trim_start_matches("http://").parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("{address}{path}").replace("http://", "ws://");
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
         HeaderValue::from_str(protocol).unwrap(),
     );
-    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut socket, response) =
+        tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
     assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
     let payload = match token {
         Some(token) => json!({ "authorization": format!("Bearer {token}") }),
@@ -38,6 +61,22 @@ async fn connect_to(app: &TestApp, path: &str, protocol: &str, token: Option<&st
     )
     .await;
     socket
+}
+
+/// The code the server closes the connection with, skipping messages
+/// before the close.
+pub async fn close_code(socket: &mut Socket) -> u16 {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("closed within 10 s")
 }
 
 async fn send(socket: &mut Socket, message: Value) {
@@ -178,19 +217,7 @@ async fn drafts_cannot_be_watched_by_others() {
 async fn a_bad_token_refuses_the_connection() {
     let app = spawn_app().await;
     let mut socket = connect(&app, "graphql-transport-ws", Some("not-a-token")).await;
-    let closed = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(frame))) => return frame,
-                Some(Ok(_)) => continue,
-                _ => return None,
-            }
-        }
-    })
-    .await
-    .expect("closed within 5 s");
-    let code: u16 = closed.expect("a close frame").code.into();
-    assert_eq!(code, 4403);
+    assert_eq!(close_code(&mut socket).await, 4403);
 }
 
 #[tokio::test]
@@ -209,14 +236,7 @@ async fn subscribing_before_connection_init_is_refused() {
         json!({ "id": "1", "type": "subscribe", "payload": query }),
     )
     .await;
-    let frame = loop {
-        match socket.next().await {
-            Some(Ok(Message::Close(frame))) => break frame.expect("a close frame"),
-            Some(Ok(_)) => continue,
-            other => panic!("expected a close, got {other:?}"),
-        }
-    };
-    assert_eq!(u16::from(frame.code), 4401);
+    assert_eq!(close_code(&mut socket).await, 4401);
 }
 
 #[tokio::test]
@@ -248,4 +268,155 @@ async fn the_feed_subscription_needs_a_viewer_and_follows() {
         message["payload"]["data"]["articlePublished"]["title"], "For you",
         "{message}"
     );
+}
+
+#[tokio::test]
+async fn a_connection_without_init_is_closed_after_the_timeout() {
+    let app = spawn_app_with(|s| s.websocket.ws_init_timeout = 1).await;
+    let url = app.url("/graphql/ws").replace("http://", "ws://");
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(close_code(&mut socket).await, 4408);
+}
+
+/// The next text message, keep-alives included.
+pub async fn receive_raw(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("the connection is open")
+            .unwrap();
+        match message {
+            Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+            Message::Close(frame) => panic!("closed: {frame:?}"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn idle_connections_get_keep_alives_and_stay_open() {
+    let app = spawn_app_with(|s| s.websocket.ws_keepalive = 1).await;
+    for (protocol, keep_alive) in [("graphql-transport-ws", "ping"), ("graphql-ws", "ka")] {
+        let mut socket = connect(&app, protocol, None).await;
+        assert_eq!(receive_raw(&mut socket).await["type"], "connection_ack");
+        // Well past the 3 s idle limit: a client that answers pings (as
+        // graphql-ws clients do) is never timed out.
+        for _ in 0..5 {
+            let message = receive_raw(&mut socket).await;
+            assert_eq!(message["type"], keep_alive, "{message}");
+            if keep_alive == "ping" {
+                send(&mut socket, json!({ "type": "pong" })).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_is_dropped_and_delays_no_one() {
+    const PROTOCOL: &str = "graphql-transport-ws";
+    const EVENTS: usize = 60;
+    let app = spawn_app_with(|s| s.websocket.ws_buffer = 8).await;
+    let author = app.register("popular").await;
+    let article = app.create_article(&author, "Crowded", &[], true).await;
+    // Large payloads fill a client's socket after a few unread events.
+    let update = app
+        .query_as(
+            &author,
+            "mutation($id: ID!, $body: String!) {
+                updateArticle(id: $id, input: { body: $body }) { id } }",
+            json!({ "id": article["id"], "body": "x".repeat(60_000) }),
+        )
+        .await;
+    data(&update);
+    let variables = json!({ "id": article["id"] });
+
+    let mut stalled = open(&app.address, "/graphql/ws", PROTOCOL, None, Some(4096)).await;
+    subscribe(
+        &mut stalled,
+        PROTOCOL,
+        "subscription($id: ID!) { commentAdded(articleId: $id) {
+            article { a: body b: body c: body d: body } } }",
+        variables.clone(),
+    )
+    .await;
+    let mut reader = connect(&app, PROTOCOL, None).await;
+    subscribe(
+        &mut reader,
+        PROTOCOL,
+        "subscription($id: ID!) { commentAdded(articleId: $id) { body } }",
+        variables,
+    )
+    .await;
+
+    let writing = async {
+        for n in 0..EVENTS {
+            comment(&app, &author, &article, &format!("comment {n}")).await;
+        }
+    };
+    let reading = async {
+        for n in 0..EVENTS {
+            let message = receive(&mut reader).await;
+            let body = &message["payload"]["data"]["commentAdded"]["body"];
+            assert_eq!(body, &json!(format!("comment {n}")), "{message}");
+        }
+    };
+    tokio::join!(writing, reading);
+
+    // Only now does the stalled client read: what was in flight, then the
+    // close that dropped it.
+    let mut delivered = 0;
+    let code = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stalled.next().await {
+                Some(Ok(Message::Text(_))) => delivered += 1,
+                Some(Ok(Message::Close(frame))) => return frame.map(|frame| u16::from(frame.code)),
+                Some(Ok(_)) => {}
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the stalled connection is closed");
+    assert_eq!(code, Some(1013), "closed with try-again-later");
+    assert!(delivered < EVENTS, "the stalled client was cut off");
+}
+
+#[tokio::test]
+async fn subscribers_on_one_instance_see_writes_on_another() {
+    const PROTOCOL: &str = "graphql-transport-ws";
+    let prefix = format!("folio-test:{}:", uuid::Uuid::new_v4().simple());
+    let configure = |s: &mut folio::config::ServeSettings| s.redis_prefix = prefix.clone();
+    let writer = spawn_app_with(configure).await;
+    let watcher = writer.another_instance(configure).await;
+    let author = writer.register("elsewhere").await;
+    let article = writer.create_article(&author, "Shared", &[], true).await;
+    let mut socket = connect(&watcher, PROTOCOL, None).await;
+    subscribe(
+        &mut socket,
+        PROTOCOL,
+        COMMENTS,
+        json!({ "id": article["id"] }),
+    )
+    .await;
+
+    comment(&writer, &author, &article, "from the other instance").await;
+    let redis = std::env::var("FOLIO_TEST_REDIS_URL").is_ok_and(|url| !url.is_empty());
+    if redis {
+        let message = receive(&mut socket).await;
+        let comment = &message["payload"]["data"]["commentAdded"];
+        assert_eq!(comment["body"], "from the other instance", "{message}");
+        assert_eq!(comment["author"]["username"], "elsewhere");
+    } else {
+        let silent = tokio::time::timeout(Duration::from_millis(500), socket.next()).await;
+        assert!(
+            silent.is_err(),
+            "without Redis, events stay in their process"
+        );
+    }
 }
