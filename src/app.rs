@@ -15,7 +15,7 @@ use crate::{
     config::{ServeSettings, WebSocketSettings},
     db,
     events::EventBus,
-    graphql::{self, FolioSchema},
+    graphql::{self, FolioSchema, multiplex::SharedSubscriptions},
     http,
     services::{
         accounts::AuthSettings,
@@ -46,6 +46,8 @@ pub struct HttpState {
     pub max_batch: usize,
     pub websocket: WebSocketSettings,
     pub lifecycle: Lifecycle,
+    /// Running subscriptions, shared by identical subscribers.
+    pub subscriptions: SharedSubscriptions,
 }
 
 /// What lets a stopping server end its long-lived connections: HTTP
@@ -135,6 +137,7 @@ impl Application {
                 max_batch: settings.max_batch,
                 websocket: settings.websocket.clone(),
                 lifecycle: lifecycle.clone(),
+                subscriptions: SharedSubscriptions::default(),
             },
             &settings,
         );

@@ -5,7 +5,7 @@
 use crate::db::entities::{article, comment, user::Role};
 
 /// The authenticated caller of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Viewer {
     pub id: i64,
     pub role: Role,

@@ -6,6 +6,7 @@ pub mod errors;
 mod inputs;
 pub mod limits;
 mod loaders;
+pub mod multiplex;
 mod mutation;
 mod query;
 mod subscription;

@@ -129,6 +129,7 @@ async fn serve(
         schema,
         websocket: settings,
         lifecycle,
+        subscriptions,
         ..
     } = http;
     let (mut sink, mut stream) = socket.split();
@@ -168,7 +169,8 @@ async fn serve(
     let (outbox, mut queue) = outbox::channel(settings.ws_buffer);
     // async-graphql still answers the `connection_init` it is replayed.
     let replayed = stream::once(ready(Ok(Message::Text(first.into())))).chain(stream);
-    let session = GraphQLWebSocket::new_with_pair(outbox.clone(), replayed, schema, protocol)
+    let executor = subscriptions.executor(schema, viewer);
+    let session = GraphQLWebSocket::new_with_pair(outbox.clone(), replayed, executor, protocol)
         .with_data(data)
         // An idle limit, not a ping: graphql-ws clients answer our pings with
         // pongs, which keep a live connection under it.

@@ -420,3 +420,86 @@ async fn subscribers_on_one_instance_see_writes_on_another() {
         );
     }
 }
+
+/// SQL statements the server runs for one comment, with `subscribers`
+/// identical anonymous subscriptions watching.
+async fn statements_per_event(subscribers: usize) -> u64 {
+    const PROTOCOL: &str = "graphql-transport-ws";
+    let app = spawn_app().await;
+    let author = app.register("watched").await;
+    let article = app.create_article(&author, "Shared", &[], true).await;
+    let mut sockets = Vec::new();
+    for _ in 0..subscribers {
+        let mut socket = connect(&app, PROTOCOL, None).await;
+        subscribe(
+            &mut socket,
+            PROTOCOL,
+            COMMENTS,
+            json!({ "id": article["id"] }),
+        )
+        .await;
+        sockets.push(socket);
+    }
+    let before = app.statements.get();
+    comment(&app, &author, &article, "for everyone").await;
+    for socket in &mut sockets {
+        let message = receive(socket).await;
+        assert_eq!(
+            message["payload"]["data"]["commentAdded"]["body"],
+            "for everyone"
+        );
+    }
+    app.statements.get() - before
+}
+
+#[tokio::test]
+async fn identical_subscriptions_share_one_execution() {
+    let one = statements_per_event(1).await;
+    let many = statements_per_event(12).await;
+    assert_eq!(
+        one, many,
+        "an event costs the same for 1 and 12 subscribers"
+    );
+}
+
+#[tokio::test]
+async fn subscribers_with_different_viewers_never_share_results() {
+    const PROTOCOL: &str = "graphql-transport-ws";
+    let app = spawn_app().await;
+    let author = app.register("owner").await;
+    let article = app.create_article(&author, "Mine", &[], true).await;
+    let variables = json!({ "id": article["id"] });
+    let mut own = connect(&app, PROTOCOL, Some(&author.token)).await;
+    subscribe(&mut own, PROTOCOL, COMMENTS, variables.clone()).await;
+    let mut anonymous = connect(&app, PROTOCOL, None).await;
+    subscribe(&mut anonymous, PROTOCOL, COMMENTS, variables).await;
+
+    comment(&app, &author, &article, "note to self").await;
+    let mine = receive(&mut own).await;
+    let email = &mine["payload"]["data"]["commentAdded"]["author"]["email"];
+    assert_eq!(email, "owner@example.com", "{mine}");
+    let theirs = receive(&mut anonymous).await;
+    let payload = &theirs["payload"];
+    assert!(payload["data"]["commentAdded"]["author"]["email"].is_null());
+    assert_eq!(payload["errors"][0]["extensions"]["code"], "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn every_identical_subscriber_hears_a_refusal() {
+    const PROTOCOL: &str = "graphql-transport-ws";
+    let app = spawn_app().await;
+    let author = app.register("private").await;
+    let draft = app.create_article(&author, "Not yet", &[], false).await;
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        sockets.push(connect(&app, PROTOCOL, None).await);
+    }
+    for socket in &mut sockets {
+        subscribe(socket, PROTOCOL, COMMENTS, json!({ "id": draft["id"] })).await;
+    }
+    for socket in &mut sockets {
+        let message = receive(socket).await;
+        let code = &message["payload"]["errors"][0]["extensions"]["code"];
+        assert_eq!(code, "NOT_FOUND", "{message}");
+    }
+}
