@@ -15,7 +15,9 @@ use std::{
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt, stream};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
+use tokio_tungstenite::tungstenite::{
+    Message, client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -176,7 +178,12 @@ async fn subscribe(base: &str, article: &Value) -> anyhow::Result<Socket> {
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static("graphql-transport-ws"),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    // tungstenite zero-fills its whole read buffer (128 KiB by default) on
+    // every read; with small messages that memset was most of this client's
+    // time. The server's buffer is small for the same reason.
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
     let init = json!({ "type": "connection_init", "payload": {} });
     socket.send(Message::Text(init.to_string().into())).await?;
     loop {

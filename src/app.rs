@@ -15,8 +15,8 @@ use crate::{
     config::{ServeSettings, WebSocketSettings},
     db,
     events::EventBus,
-    graphql::{self, FolioSchema, multiplex::SharedSubscriptions},
-    http,
+    graphql::{self, FolioSchema},
+    http::{self, multiplex::SharedSubscriptions},
     services::{
         accounts::AuthSettings,
         throttle::{LoginLimits, LoginThrottle},

@@ -6,7 +6,6 @@ pub mod errors;
 mod inputs;
 pub mod limits;
 mod loaders;
-pub mod multiplex;
 mod mutation;
 mod query;
 mod subscription;

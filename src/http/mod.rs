@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod graphql;
 pub mod health;
+pub mod multiplex;
 pub mod outbox;
 pub mod playground;
 pub mod subscriptions;

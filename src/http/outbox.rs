@@ -16,16 +16,30 @@ use std::{
     task::{Context, Poll},
 };
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{Sink, SinkExt, stream::SplitSink};
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::{
+    sync::{
+        Notify,
+        mpsc::{self, error::TrySendError},
+        oneshot,
+    },
+    task::JoinHandle,
+    time::Duration,
+};
 
 /// Where messages for one connection are put. Cloning gives another handle
 /// on the same queue.
 #[derive(Clone)]
 pub struct Outbox {
     sender: mpsc::Sender<Message>,
-    stalled: Arc<AtomicBool>,
+    stalled: Arc<Stall>,
+}
+
+#[derive(Default)]
+struct Stall {
+    happened: AtomicBool,
+    noticed: Notify,
 }
 
 /// The reading end, owned by the connection's writer.
@@ -35,7 +49,7 @@ pub fn channel(capacity: usize) -> (Outbox, Queue) {
     let (sender, receiver) = mpsc::channel(capacity.max(1));
     let outbox = Outbox {
         sender,
-        stalled: Arc::new(AtomicBool::new(false)),
+        stalled: Arc::default(),
     };
     (outbox, Queue(receiver))
 }
@@ -51,7 +65,8 @@ impl Outbox {
         match self.sender.try_send(message) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
-                self.stalled.store(true, Ordering::Relaxed);
+                self.stalled.happened.store(true, Ordering::Release);
+                self.stalled.noticed.notify_waiters();
                 Err(Stalled)
             }
             // The writer is gone, so the connection is ending anyway.
@@ -61,7 +76,19 @@ impl Outbox {
 
     /// Whether a message was refused because the queue was full.
     pub fn stalled(&self) -> bool {
-        self.stalled.load(Ordering::Relaxed)
+        self.stalled.happened.load(Ordering::Acquire)
+    }
+
+    /// Completes once a message has been refused for a full queue, whoever
+    /// offered it.
+    pub async fn until_stalled(&self) {
+        loop {
+            let noticed = self.stalled.noticed.notified();
+            if self.stalled() {
+                return;
+            }
+            noticed.await;
+        }
     }
 }
 
@@ -89,10 +116,74 @@ impl Sink<Message> for Outbox {
 
 type Socket = SplitSink<WebSocket, Message>;
 
+/// How long closing a connection may take before it is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a connection's writer should end.
+pub enum Closing {
+    /// Write what is queued, then stop.
+    Drain,
+    /// Drop what is queued and send a close frame.
+    Close(u16, &'static str),
+}
+
+/// The task that drains a connection's queue into its socket. It runs on
+/// its own so that delivering a message wakes nothing but the writer.
+pub struct Writer {
+    task: JoinHandle<()>,
+    closing: oneshot::Sender<Closing>,
+}
+
+impl Writer {
+    pub fn spawn(socket: Socket, queue: Queue) -> Self {
+        let (closing, told) = oneshot::channel();
+        Self {
+            task: tokio::spawn(write(socket, queue, told)),
+            closing,
+        }
+    }
+
+    /// Completes if the socket fails (the client is gone). Once it has, the
+    /// writer is finished: do not call [`Writer::finish`].
+    pub async fn failed(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+
+    /// Ends the writer as `closing` says and waits for it.
+    pub async fn finish(self, closing: Closing) {
+        let _ = self.closing.send(closing);
+        let _ = self.task.await;
+    }
+}
+
+async fn write(mut socket: Socket, mut queue: Queue, told: oneshot::Receiver<Closing>) {
+    let closing = tokio::select! {
+        closing = told => closing,
+        () = queue.forward(&mut socket) => return,
+    };
+    match closing {
+        Ok(Closing::Drain) => {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, queue.write_queued(&mut socket)).await;
+        }
+        Ok(Closing::Close(code, reason)) => close(&mut socket, code, reason).await,
+        Err(_) => {}
+    }
+}
+
+/// Sends a close frame, giving up after [`CLOSE_TIMEOUT`] when the client
+/// is not reading.
+pub async fn close(socket: &mut Socket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+}
+
 impl Queue {
     /// Writes messages to `socket` as they come, batching whatever is already
     /// queued into one flush. Returns when the socket fails.
-    pub async fn forward(&mut self, socket: &mut Socket) {
+    async fn forward(&mut self, socket: &mut Socket) {
         while let Some(message) = self.0.recv().await {
             if socket.feed(message).await.is_err() || self.write_queued(socket).await.is_err() {
                 return;
@@ -101,7 +192,7 @@ impl Queue {
     }
 
     /// Writes what is queued now, then flushes.
-    pub async fn write_queued(&mut self, socket: &mut Socket) -> Result<(), axum::Error> {
+    async fn write_queued(&mut self, socket: &mut Socket) -> Result<(), axum::Error> {
         while let Ok(message) = self.0.try_recv() {
             socket.feed(message).await?;
         }

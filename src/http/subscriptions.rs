@@ -2,7 +2,11 @@
 //! for: `graphql-transport-ws` (the graphql-ws library) or the legacy
 //! `graphql-ws` (subscriptions-transport-ws).
 
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use std::future::ready;
 
@@ -11,14 +15,14 @@ use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLWebSocket}
 use axum::{
     extract::{
         ConnectInfo, FromRequest, FromRequestParts, Request, State, WebSocketUpgrade,
-        ws::{CloseFrame, Message, WebSocket},
+        ws::{Message, WebSocket},
     },
     http::{HeaderMap, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use futures_util::{
     SinkExt, StreamExt,
-    stream::{self, SplitSink, SplitStream},
+    stream::{self, SplitStream},
 };
 use serde_json::json;
 
@@ -27,7 +31,8 @@ use crate::{
     graphql::RequestData,
     http::{
         auth::{self, AuthError},
-        outbox::{self, Outbox, Stalled},
+        multiplex::Connection,
+        outbox::{self, Closing, Outbox, Writer, close},
     },
 };
 
@@ -97,9 +102,6 @@ fn requested_protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
 
 const READ_BUFFER: usize = 4 * 1024;
 
-/// How long closing a connection may take before it is simply dropped.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Why a connection ended.
 enum Ending {
     /// The session finished (the client closed, or the protocol ended it).
@@ -166,39 +168,57 @@ async fn serve(
     let mut data = Data::default();
     data.insert(RequestData::new(&app, viewer, Some(peer.ip())));
     let keepalive = Duration::from_secs(settings.ws_keepalive.max(1));
-    let (outbox, mut queue) = outbox::channel(settings.ws_buffer);
-    // async-graphql still answers the `connection_init` it is replayed.
-    let replayed = stream::once(ready(Ok(Message::Text(first.into())))).chain(stream);
-    let executor = subscriptions.executor(schema, viewer);
+    let (outbox, queue) = outbox::channel(settings.ws_buffer);
+    let operation_id = Arc::new(Mutex::new(None));
+    let executor = subscriptions.executor(Connection {
+        schema,
+        viewer,
+        protocol: kind,
+        outbox: outbox.clone(),
+        operation_id: operation_id.clone(),
+    });
+    // async-graphql still answers the `connection_init` it is replayed. It
+    // handles each message as soon as it reads it, so noting the id of each
+    // `subscribe` here tells the executor which operation it is running.
+    let replayed = stream::once(ready(Ok(Message::Text(first.into()))))
+        .chain(stream)
+        .inspect(move |message| {
+            if let Ok(Message::Text(text)) = message
+                && let Some(id) = operation_id_of(text)
+            {
+                *operation_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
+            }
+        });
     let session = GraphQLWebSocket::new_with_pair(outbox.clone(), replayed, executor, protocol)
         .with_data(data)
         // An idle limit, not a ping: graphql-ws clients answer our pings with
         // pongs, which keep a live connection under it.
         .keepalive_timeout((kind == WebSocketProtocols::GraphQLWS).then_some(3 * keepalive))
         .serve();
+    let mut writer = Writer::spawn(sink, queue);
     let ending = tokio::select! {
         () = session => if outbox.stalled() { Ending::Stalled } else { Ending::Finished },
-        () = queue.forward(&mut sink) => Ending::Disconnected,
-        Stalled = keep_alive(&outbox, kind, keepalive) => Ending::Stalled,
+        () = writer.failed() => Ending::Disconnected,
+        () = keep_alive(&outbox, kind, keepalive) => Ending::Stalled,
+        () = outbox.until_stalled() => Ending::Stalled,
         () = lifecycle.stopping.cancelled() => Ending::ShuttingDown,
     };
-    match ending {
-        Ending::Finished => {
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, queue.write_queued(&mut sink)).await;
-        }
-        Ending::Disconnected => {}
+    let closing = match ending {
+        Ending::Finished => Closing::Drain,
+        Ending::Disconnected => return,
         Ending::Stalled => {
             tracing::info!(%peer, "dropping a subscriber that stopped reading");
-            close(&mut sink, 1013, "Subscriber too slow").await;
+            Closing::Close(1013, "Subscriber too slow")
         }
-        Ending::ShuttingDown => close(&mut sink, 1001, "Server shutting down").await,
-    }
+        Ending::ShuttingDown => Closing::Close(1001, "Server shutting down"),
+    };
+    writer.finish(closing).await;
 }
 
 /// Queues the protocol's keep-alive message every `interval`, so proxies
 /// keep the connection open and dead peers are noticed. Returns when the
 /// queue is full.
-async fn keep_alive(outbox: &Outbox, kind: WebSocketProtocols, interval: Duration) -> Stalled {
+async fn keep_alive(outbox: &Outbox, kind: WebSocketProtocols, interval: Duration) {
     let message = match kind {
         WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
         WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
@@ -206,10 +226,22 @@ async fn keep_alive(outbox: &Outbox, kind: WebSocketProtocols, interval: Duratio
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         ticks.tick().await;
-        if let Err(stalled) = outbox.offer(Message::Text(message.into())) {
-            return stalled;
+        if outbox.offer(Message::Text(message.into())).is_err() {
+            return;
         }
     }
+}
+
+/// The id of a `subscribe` (or legacy `start`) message.
+fn operation_id_of(text: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Operation<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        id: String,
+    }
+    let operation: Operation = serde_json::from_str(text).ok()?;
+    matches!(operation.kind, "subscribe" | "start").then_some(operation.id)
 }
 
 async fn next_text(stream: &mut SplitStream<WebSocket>) -> Option<String> {
@@ -221,14 +253,4 @@ async fn next_text(stream: &mut SplitStream<WebSocket>) -> Option<String> {
         }
     }
     None
-}
-
-/// Sends a close frame, giving up after [`CLOSE_TIMEOUT`] when the client
-/// is not reading.
-async fn close(sink: &mut SplitSink<WebSocket, Message>, code: u16, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: reason.into(),
-    };
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
 }

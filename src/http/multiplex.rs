@@ -1,0 +1,308 @@
+//! Identical subscriptions share one execution, and one serialization.
+//!
+//! A subscription's results depend only on its document, variables and
+//! viewer, so subscribers who agree on all three (a thousand anonymous
+//! readers of one article, say) are served by one running subscription. Each
+//! result is serialized once and its bytes are framed for every member and
+//! put straight into their connection's queue, so an event costs one load,
+//! one resolution and one serialization however many subscribers watch.
+//! Queries and mutations sent over the socket run on their own.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+};
+
+use async_graphql::{
+    Data, Executor, Request, Response,
+    futures_util::stream::BoxStream,
+    http::WebSocketProtocols,
+    parser::{
+        parse_query,
+        types::{DocumentOperations, OperationType},
+    },
+};
+use axum::extract::ws::Message;
+use futures_util::{StreamExt, stream};
+use tokio::{sync::Notify, task::AbortHandle};
+
+use super::outbox::Outbox;
+use crate::graphql::FolioSchema;
+use crate::policy::Viewer;
+
+/// What makes two subscriptions the same.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct GroupKey {
+    query: String,
+    operation_name: Option<String>,
+    variables: String,
+    viewer: Option<Viewer>,
+}
+
+type Groups = Arc<Mutex<HashMap<GroupKey, Arc<Group>>>>;
+
+/// One running subscription and the subscribers it serves.
+struct Group {
+    members: Mutex<HashMap<u64, Member>>,
+    next_member: AtomicU64,
+    /// Set (under the groups lock, as the group leaves the map) when the
+    /// subscription has ended.
+    ended: AtomicBool,
+    ending: Notify,
+    task: Mutex<Option<AbortHandle>>,
+}
+
+/// Where one subscriber's copies go.
+struct Member {
+    outbox: Outbox,
+    /// The start of this member's frame, up to the payload.
+    prefix: String,
+    /// Whether anything has been delivered to it.
+    heard: Arc<AtomicBool>,
+}
+
+/// The running subscriptions of this process, by what they compute.
+#[derive(Clone, Default)]
+pub struct SharedSubscriptions {
+    groups: Groups,
+}
+
+impl SharedSubscriptions {
+    /// The executor for one connection: its viewer, its protocol, the queue
+    /// its messages go to, and the id of the `subscribe` message being
+    /// handled (async-graphql does not pass it to executors).
+    pub fn executor(&self, connection: Connection) -> SharingExecutor {
+        SharingExecutor {
+            groups: self.groups.clone(),
+            connection: Arc::new(connection),
+        }
+    }
+}
+
+/// What the executor knows about the connection it serves.
+pub struct Connection {
+    pub schema: FolioSchema,
+    pub viewer: Option<Viewer>,
+    pub protocol: WebSocketProtocols,
+    pub outbox: Outbox,
+    /// The id of the operation message async-graphql is handling.
+    pub operation_id: Arc<Mutex<Option<String>>>,
+}
+
+/// Runs a connection's operations, joining subscriptions to an identical
+/// running one when there is one.
+#[derive(Clone)]
+pub struct SharingExecutor {
+    groups: Groups,
+    connection: Arc<Connection>,
+}
+
+impl Executor for SharingExecutor {
+    async fn execute(&self, request: Request) -> Response {
+        self.connection.schema.execute(request).await
+    }
+
+    fn execute_stream(
+        &self,
+        request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let session_data = session_data.unwrap_or_default();
+        let schema = self.connection.schema.clone();
+        let id = lock(&self.connection.operation_id).take();
+        let (Some(id), true) = (id, is_subscription(&request)) else {
+            return schema.execute_stream_with_session_data(request, session_data);
+        };
+        let key = GroupKey {
+            query: request.query.clone(),
+            operation_name: request.operation_name.clone(),
+            variables: serde_json::to_string(&request.variables).unwrap_or_default(),
+            viewer: self.connection.viewer,
+        };
+        let kind = match self.connection.protocol {
+            WebSocketProtocols::GraphQLWS => "next",
+            WebSocketProtocols::SubscriptionsTransportWS => "data",
+        };
+        let heard = Arc::new(AtomicBool::new(false));
+        let member = Member {
+            outbox: self.connection.outbox.clone(),
+            prefix: format!(
+                r#"{{"type":"{kind}","id":{},"payload":"#,
+                serde_json::Value::from(id)
+            ),
+            heard: heard.clone(),
+        };
+        let (membership, mut request) = self.join(key, request, session_data.clone(), member);
+        // Results reach the member through its queue; to async-graphql the
+        // member's stream is silent until the group ends, and then ends
+        // (which sends `complete`). A member that joined just as its group
+        // ended (say, with an error for a subscription it may not make)
+        // heard nothing: it runs its own so it still gets that answer.
+        stream::once(async move {
+            let group = membership.group.clone();
+            let ending = group.ending.notified();
+            if !group.ended.load(Ordering::Acquire) {
+                ending.await;
+            }
+            drop(membership);
+        })
+        .flat_map(move |()| match request.take() {
+            Some(request) if !heard.load(Ordering::Acquire) => {
+                schema.execute_stream_with_session_data(request, session_data.clone())
+            }
+            _ => stream::empty().boxed(),
+        })
+        .boxed()
+    }
+}
+
+/// A member's place in a group; leaving it (when async-graphql drops the
+/// member's stream on `complete` or disconnect) removes the member, and the
+/// last one out stops the subscription.
+struct Membership {
+    group: Arc<Group>,
+    id: u64,
+    groups: Groups,
+    key: GroupKey,
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        let empty = {
+            let mut members = lock(&self.group.members);
+            members.remove(&self.id);
+            members.is_empty()
+        };
+        if !empty {
+            return;
+        }
+        // Lock order everywhere: groups, then members.
+        let mut groups = lock(&self.groups);
+        let current = groups
+            .get(&self.key)
+            .is_some_and(|group| Arc::ptr_eq(group, &self.group));
+        if current && lock(&self.group.members).is_empty() {
+            groups.remove(&self.key);
+            self.group.ended.store(true, Ordering::Release);
+            if let Some(task) = lock(&self.group.task).take() {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl SharingExecutor {
+    /// Adds `member` to the group for `key`, starting the group with
+    /// `request` if there is none. Returns the membership, and the request
+    /// when it was not needed to start the group.
+    fn join(
+        &self,
+        key: GroupKey,
+        request: Request,
+        session_data: Arc<Data>,
+        member: Member,
+    ) -> (Membership, Option<Request>) {
+        let mut groups = lock(&self.groups);
+        let (group, request) = match groups.get(&key) {
+            Some(group) => (group.clone(), Some(request)),
+            None => {
+                let group = Arc::new(Group {
+                    members: Mutex::default(),
+                    next_member: AtomicU64::new(0),
+                    ended: AtomicBool::new(false),
+                    ending: Notify::new(),
+                    task: Mutex::default(),
+                });
+                groups.insert(key.clone(), group.clone());
+                let results = self
+                    .connection
+                    .schema
+                    .execute_stream_with_session_data(request, session_data);
+                let task = tokio::spawn(run_group(
+                    results,
+                    group.clone(),
+                    self.groups.clone(),
+                    key.clone(),
+                ));
+                *lock(&group.task) = Some(task.abort_handle());
+                (group, None)
+            }
+        };
+        let id = group.next_member.fetch_add(1, Ordering::Relaxed);
+        lock(&group.members).insert(id, member);
+        drop(groups);
+        let membership = Membership {
+            group,
+            id,
+            groups: self.groups.clone(),
+            key,
+        };
+        (membership, request)
+    }
+}
+
+/// Delivers a group's results to its members until the subscription ends.
+async fn run_group(
+    mut results: BoxStream<'static, Response>,
+    group: Arc<Group>,
+    groups: Groups,
+    key: GroupKey,
+) {
+    while let Some(response) = results.next().await {
+        let payload = match serde_json::to_string(&response) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(error = %err, "serialising a subscription result failed");
+                continue;
+            }
+        };
+        for member in lock(&group.members).values() {
+            let mut frame = String::with_capacity(member.prefix.len() + payload.len() + 1);
+            frame.push_str(&member.prefix);
+            frame.push_str(&payload);
+            frame.push('}');
+            member.heard.store(true, Ordering::Release);
+            // A full queue marks that connection stalled; it is closed
+            // by its own task, never waited for here.
+            let _ = member.outbox.offer(Message::Text(frame.into()));
+        }
+    }
+    let mut map = lock(&groups);
+    if map
+        .get(&key)
+        .is_some_and(|current| Arc::ptr_eq(current, &group))
+    {
+        map.remove(&key);
+    }
+    group.ended.store(true, Ordering::Release);
+    drop(map);
+    group.ending.notify_waiters();
+}
+
+/// Whether `request` runs a subscription. A document that does not parse is
+/// not one: it runs alone and gets its error.
+fn is_subscription(request: &Request) -> bool {
+    let Ok(document) = parse_query(&request.query) else {
+        return false;
+    };
+    let operation = match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(operation), _) => Some(operation),
+        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next()
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    operation.is_some_and(|operation| operation.node.ty == OperationType::Subscription)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here is a single insert, remove or read, so a
+    // panic elsewhere cannot leave the data inconsistent.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
