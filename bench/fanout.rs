@@ -33,6 +33,11 @@ struct Args {
     /// Pause between events, in milliseconds, so each is measured alone.
     #[arg(long, default_value_t = 500)]
     pause_ms: u64,
+    /// Distinct logged-in viewers the subscribers are spread over (0: all
+    /// anonymous). Subscribers with the same viewer share an execution;
+    /// each distinct viewer costs one.
+    #[arg(long, default_value_t = 0)]
+    viewers: usize,
     /// The server's process id, to read its memory from /proc.
     #[arg(long)]
     pid: Option<u32>,
@@ -64,6 +69,18 @@ async fn main() -> anyhow::Result<()> {
     .await?["createArticle"]["id"]
         .clone();
 
+    let mut viewers = Vec::with_capacity(args.viewers);
+    let registering = Instant::now();
+    for viewer in 0..args.viewers {
+        viewers.push(register(&http, &graphql, &format!("{run}v{viewer}")).await?);
+    }
+    if args.viewers > 0 {
+        println!(
+            "{} viewers registered in {:.1} s",
+            args.viewers,
+            registering.elapsed().as_secs_f64()
+        );
+    }
     let rss_before = args.pid.and_then(rss_kib);
     let receipts: Receipts = Arc::new(
         (0..args.subscribers)
@@ -72,7 +89,10 @@ async fn main() -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let sockets: Vec<_> = stream::iter(0..args.subscribers)
-        .map(|_| subscribe(&args.url, &article))
+        .map(|index| {
+            let token = (!viewers.is_empty()).then(|| viewers[index % viewers.len()].as_str());
+            subscribe(&args.url, &article, token)
+        })
         .buffer_unordered(256)
         .collect()
         .await;
@@ -126,8 +146,9 @@ async fn main() -> anyhow::Result<()> {
             .map_or(f64::NAN, |us| *us as f64 / 1000.0)
     };
     println!(
-        "subscribers={} events={} delivered={}/{} ({:.2}%)",
+        "subscribers={} viewers={} events={} delivered={}/{} ({:.2}%)",
         args.subscribers,
+        args.viewers,
         args.events,
         expected - missing,
         expected,
@@ -171,7 +192,7 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens one subscriber and waits until its subscription is sent.
-async fn subscribe(base: &str, article: &Value) -> anyhow::Result<Socket> {
+async fn subscribe(base: &str, article: &Value, token: Option<&str>) -> anyhow::Result<Socket> {
     let url = format!("{}/graphql/ws", base.replacen("http", "ws", 1));
     let mut request = url.into_client_request()?;
     request.headers_mut().insert(
@@ -184,7 +205,11 @@ async fn subscribe(base: &str, article: &Value) -> anyhow::Result<Socket> {
     let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
     let (mut socket, _) =
         tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
-    let init = json!({ "type": "connection_init", "payload": {} });
+    let payload = match token {
+        Some(token) => json!({ "authorization": format!("Bearer {token}") }),
+        None => json!({}),
+    };
+    let init = json!({ "type": "connection_init", "payload": payload });
     socket.send(Message::Text(init.to_string().into())).await?;
     loop {
         match socket.next().await {

@@ -137,7 +137,7 @@ impl Application {
                 max_batch: settings.max_batch,
                 websocket: settings.websocket.clone(),
                 lifecycle: lifecycle.clone(),
-                subscriptions: SharedSubscriptions::default(),
+                subscriptions: SharedSubscriptions::new(state.db.clone(), state.dataloader_delay),
             },
             &settings,
         );

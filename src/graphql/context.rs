@@ -1,14 +1,15 @@
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
-use super::loaders::Loaders;
+use super::loaders::{Loaders, PublicLoaders};
 use crate::{app::AppState, policy::Viewer};
 
 /// What one request carries: who is asking and that request's loaders. The
-/// loaders are created per request so a batched or cached answer computed for
-/// one viewer can never be served to another.
+/// loaders that answer for a viewer are created per request, so an answer
+/// computed for one viewer can never be served to another; none of them
+/// cache between batches.
 pub struct RequestData {
     pub viewer: Option<Viewer>,
     /// The client's address, when known.
@@ -22,6 +23,22 @@ impl RequestData {
             viewer,
             client,
             loaders: Loaders::new(state.db.clone(), viewer, state.dataloader_delay),
+        }
+    }
+
+    /// For a subscriber: viewer-independent loads go through `public`,
+    /// shared with every other subscriber, so one event's loads for a
+    /// thousand subscribers become one batch.
+    pub fn sharing(
+        state: &AppState,
+        public: Arc<PublicLoaders>,
+        viewer: Option<Viewer>,
+        client: Option<IpAddr>,
+    ) -> Self {
+        Self {
+            viewer,
+            client,
+            loaders: Loaders::sharing(public, state.db.clone(), viewer, state.dataloader_delay),
         }
     }
 }

@@ -22,12 +22,22 @@ use crate::{
 
 pub type LoadError = Arc<ServiceError>;
 
+/// A request's loaders: the viewer-independent ones, plus those that answer
+/// for this viewer.
 pub struct Loaders {
-    pub users: DataLoader<UserLoader>,
-    pub articles: DataLoader<ArticleLoader>,
-    pub tags: DataLoader<TagsLoader>,
+    public: Arc<PublicLoaders>,
     pub favorited: DataLoader<FavoritedLoader>,
     pub following: DataLoader<FollowingLoader>,
+}
+
+/// Loaders whose answers are the same for every viewer (callers apply the
+/// policy to what they return), so they may batch the keys of many
+/// subscribers at once.
+pub struct PublicLoaders {
+    pub users: DataLoader<UserLoader>,
+    pub articles: DataLoader<ArticleLoader>,
+    pub comments: DataLoader<CommentLoader>,
+    pub tags: DataLoader<TagsLoader>,
     pub followers_count: DataLoader<FollowCountLoader>,
     pub following_count: DataLoader<FollowCountLoader>,
     pub comment_pages: DataLoader<CommentPagesLoader>,
@@ -38,13 +48,31 @@ pub struct Loaders {
     pub bodies: DataLoader<BodyLoader>,
 }
 
+impl std::ops::Deref for Loaders {
+    type Target = PublicLoaders;
+
+    fn deref(&self) -> &PublicLoaders {
+        &self.public
+    }
+}
+
 impl Loaders {
+    /// Fresh loaders for one request.
     pub fn new(db: DatabaseConnection, viewer: Option<Viewer>, delay: Duration) -> Self {
+        let public = Arc::new(PublicLoaders::new(db.clone(), delay));
+        Self::sharing(public, db, viewer, delay)
+    }
+
+    /// Loaders over `public`, which others may be using too.
+    pub fn sharing(
+        public: Arc<PublicLoaders>,
+        db: DatabaseConnection,
+        viewer: Option<Viewer>,
+        delay: Duration,
+    ) -> Self {
         let viewer_id = viewer.map(|viewer| viewer.id);
         Self {
-            users: DataLoader::new(UserLoader(db.clone()), tokio::spawn).delay(delay),
-            articles: DataLoader::new(ArticleLoader(db.clone()), tokio::spawn).delay(delay),
-            tags: DataLoader::new(TagsLoader(db.clone()), tokio::spawn).delay(delay),
+            public,
             favorited: DataLoader::new(
                 FavoritedLoader {
                     db: db.clone(),
@@ -53,14 +81,23 @@ impl Loaders {
                 tokio::spawn,
             )
             .delay(delay),
-            following: DataLoader::new(
-                FollowingLoader {
-                    db: db.clone(),
-                    viewer_id,
-                },
-                tokio::spawn,
-            )
-            .delay(delay),
+            following: DataLoader::new(FollowingLoader { db, viewer_id }, tokio::spawn)
+                .delay(delay),
+        }
+    }
+
+    pub fn public(&self) -> &Arc<PublicLoaders> {
+        &self.public
+    }
+}
+
+impl PublicLoaders {
+    pub fn new(db: DatabaseConnection, delay: Duration) -> Self {
+        Self {
+            users: DataLoader::new(UserLoader(db.clone()), tokio::spawn).delay(delay),
+            articles: DataLoader::new(ArticleLoader(db.clone()), tokio::spawn).delay(delay),
+            comments: DataLoader::new(CommentLoader(db.clone()), tokio::spawn).delay(delay),
+            tags: DataLoader::new(TagsLoader(db.clone()), tokio::spawn).delay(delay),
             followers_count: DataLoader::new(
                 FollowCountLoader {
                     db: db.clone(),
@@ -127,6 +164,18 @@ impl Loader<i64> for ArticleLoader {
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, article::Model>, LoadError> {
         articles::by_ids(&self.0, keys).await.map_err(Arc::new)
+    }
+}
+
+/// Comments by id with no visibility filter: callers apply the policy.
+pub struct CommentLoader(DatabaseConnection);
+
+impl Loader<i64> for CommentLoader {
+    type Value = comment::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, comment::Model>, LoadError> {
+        comments::by_ids(&self.0, keys).await.map_err(Arc::new)
     }
 }
 

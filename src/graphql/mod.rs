@@ -15,6 +15,7 @@ use async_graphql::Schema;
 
 pub use context::RequestData;
 pub use limits::QueryLimits;
+pub use loaders::PublicLoaders;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;

@@ -6,18 +6,19 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Subscription};
 use futures_util::{Stream, StreamExt, stream};
-use sea_orm::DatabaseConnection;
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::{
+    PublicLoaders,
     context::ContextExt,
     types::{Article, Comment},
 };
 use crate::{
+    db::entities::article,
     domain::{GlobalId, NodeKind},
     events::Event,
     policy::{self, Viewer},
-    services::{ServiceError, articles, comments, require_viewer, social},
+    services::{ServiceError, articles, require_viewer, social},
 };
 
 pub struct SubscriptionRoot;
@@ -43,11 +44,23 @@ fn events(receiver: Receiver<Arc<Event>>) -> impl Stream<Item = Event> {
 async fn watch_article(
     ctx: &Context<'_>,
     article_id: &ID,
-) -> Result<(i64, Option<Viewer>, DatabaseConnection), ServiceError> {
+) -> Result<(i64, Option<Viewer>, Arc<PublicLoaders>), ServiceError> {
     let watched = GlobalId::decode_as("articleId", article_id, NodeKind::Article)?;
     let viewer = ctx.viewer().copied();
     articles::visible(ctx.db(), viewer.as_ref(), watched).await?;
-    Ok((watched, viewer, ctx.db().clone()))
+    Ok((watched, viewer, ctx.loaders().public().clone()))
+}
+
+/// The article with `id` as it is now, if `viewer` may read it. Loads go
+/// through the loaders every subscriber shares, so many subscribers
+/// handling one event cost one query.
+async fn readable_article(
+    loaders: &PublicLoaders,
+    viewer: Option<&Viewer>,
+    id: i64,
+) -> Option<article::Model> {
+    let article = loaders.articles.load_one(id).await.ok()??;
+    policy::can_read_article(viewer, &article).then_some(article)
 }
 
 #[Subscription(name = "Subscription")]
@@ -58,10 +71,10 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         article_id: ID,
     ) -> Result<impl Stream<Item = Comment> + use<>, ServiceError> {
-        let (watched, viewer, db) = watch_article(ctx, &article_id).await?;
+        let (watched, viewer, loaders) = watch_article(ctx, &article_id).await?;
         Ok(
             events(ctx.state().events.subscribe()).filter_map(move |event| {
-                let db = db.clone();
+                let loaders = loaders.clone();
                 async move {
                     let Event::CommentAdded {
                         article_id,
@@ -73,8 +86,9 @@ impl SubscriptionRoot {
                     if article_id != watched {
                         return None;
                     }
-                    let visible = comments::visible(&db, viewer.as_ref(), comment_id).await;
-                    visible.ok().flatten().map(|(comment, _)| Comment(comment))
+                    let comment = loaders.comments.load_one(comment_id).await.ok()??;
+                    readable_article(&loaders, viewer.as_ref(), comment.article_id).await?;
+                    Some(Comment(comment))
                 }
             }),
         )
@@ -93,9 +107,11 @@ impl SubscriptionRoot {
             require_viewer(viewer.as_ref())?;
         }
         let db = ctx.db().clone();
+        let loaders = ctx.loaders().public().clone();
         Ok(
             events(ctx.state().events.subscribe()).filter_map(move |event| {
                 let db = db.clone();
+                let loaders = loaders.clone();
                 async move {
                     let Event::ArticlePublished {
                         article_id,
@@ -110,8 +126,8 @@ impl SubscriptionRoot {
                             return None;
                         }
                     }
-                    let article = articles::load(&db, article_id).await.ok()?;
-                    policy::can_read_article(viewer.as_ref(), &article).then(|| article.into())
+                    let article = readable_article(&loaders, viewer.as_ref(), article_id).await?;
+                    Some(article.into())
                 }
             }),
         )
@@ -123,15 +139,16 @@ impl SubscriptionRoot {
         ctx: &Context<'_>,
         article_id: ID,
     ) -> Result<impl Stream<Item = Article> + use<>, ServiceError> {
-        let (watched, viewer, db) = watch_article(ctx, &article_id).await?;
+        let (watched, viewer, loaders) = watch_article(ctx, &article_id).await?;
         Ok(
             events(ctx.state().events.subscribe()).filter_map(move |event| {
-                let db = db.clone();
+                let loaders = loaders.clone();
                 async move {
                     match event {
                         Event::FavoritesChanged { article_id } if article_id == watched => {
-                            let article = articles::visible(&db, viewer.as_ref(), watched).await;
-                            article.ok().map(Article::from)
+                            let article =
+                                readable_article(&loaders, viewer.as_ref(), watched).await?;
+                            Some(article.into())
                         }
                         _ => None,
                     }

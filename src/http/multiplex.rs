@@ -27,10 +27,11 @@ use async_graphql::{
 };
 use axum::extract::ws::Message;
 use futures_util::{StreamExt, stream};
-use tokio::{sync::Notify, task::AbortHandle};
+use sea_orm::DatabaseConnection;
+use tokio::{sync::Notify, task::AbortHandle, time::Duration};
 
 use super::outbox::Outbox;
-use crate::graphql::FolioSchema;
+use crate::graphql::{FolioSchema, PublicLoaders};
 use crate::policy::Viewer;
 
 /// What makes two subscriptions the same.
@@ -64,13 +65,27 @@ struct Member {
     heard: Arc<AtomicBool>,
 }
 
-/// The running subscriptions of this process, by what they compute.
-#[derive(Clone, Default)]
+/// The running subscriptions of this process, by what they compute, and
+/// the loaders they all batch through.
+#[derive(Clone)]
 pub struct SharedSubscriptions {
     groups: Groups,
+    loaders: Arc<PublicLoaders>,
 }
 
 impl SharedSubscriptions {
+    pub fn new(db: DatabaseConnection, loader_delay: Duration) -> Self {
+        Self {
+            groups: Groups::default(),
+            loaders: Arc::new(PublicLoaders::new(db, loader_delay)),
+        }
+    }
+
+    /// Viewer-independent loaders shared by every subscriber.
+    pub fn loaders(&self) -> Arc<PublicLoaders> {
+        self.loaders.clone()
+    }
+
     /// The executor for one connection: its viewer, its protocol, the queue
     /// its messages go to, and the id of the `subscribe` message being
     /// handled (async-graphql does not pass it to executors).

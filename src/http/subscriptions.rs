@@ -166,7 +166,12 @@ async fn serve(
         },
     };
     let mut data = Data::default();
-    data.insert(RequestData::new(&app, viewer, Some(peer.ip())));
+    data.insert(RequestData::sharing(
+        &app,
+        subscriptions.loaders(),
+        viewer,
+        Some(peer.ip()),
+    ));
     let keepalive = Duration::from_secs(settings.ws_keepalive.max(1));
     let (outbox, queue) = outbox::channel(settings.ws_buffer);
     let operation_id = Arc::new(Mutex::new(None));

@@ -83,6 +83,20 @@ pub async fn visible<C: sea_orm::ConnectionTrait>(
     }
 }
 
+/// Comments by id, with no visibility filter: callers apply the policy.
+pub async fn by_ids(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> ServiceResult<HashMap<i64, comment::Model>> {
+    Ok(comment::Entity::find()
+        .filter(comment::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|comment| (comment.id, comment))
+        .collect())
+}
+
 /// Comments on an article, oldest first. The caller has already checked that
 /// the viewer may read the article.
 pub async fn for_article(

@@ -421,16 +421,24 @@ async fn subscribers_on_one_instance_see_writes_on_another() {
     }
 }
 
-/// SQL statements the server runs for one comment, with `subscribers`
-/// identical anonymous subscriptions watching.
-async fn statements_per_event(subscribers: usize) -> u64 {
+/// SQL statements the server runs for one comment while `subscribers`
+/// watch with the same query: all anonymous, or each logged in as a
+/// different user.
+async fn statements_per_event(subscribers: usize, logged_in: bool) -> u64 {
     const PROTOCOL: &str = "graphql-transport-ws";
-    let app = spawn_app().await;
+    // Long enough that every subscriber's loads land in one batch even on a
+    // busy machine.
+    let app = spawn_app_with(|s| s.dataloader_delay_us = 100_000).await;
     let author = app.register("watched").await;
     let article = app.create_article(&author, "Shared", &[], true).await;
     let mut sockets = Vec::new();
-    for _ in 0..subscribers {
-        let mut socket = connect(&app, PROTOCOL, None).await;
+    for n in 0..subscribers {
+        let reader = match logged_in {
+            true => Some(app.register(&format!("reader{n}")).await),
+            false => None,
+        };
+        let token = reader.as_ref().map(|reader| reader.token.as_str());
+        let mut socket = connect(&app, PROTOCOL, token).await;
         subscribe(
             &mut socket,
             PROTOCOL,
@@ -454,12 +462,19 @@ async fn statements_per_event(subscribers: usize) -> u64 {
 
 #[tokio::test]
 async fn identical_subscriptions_share_one_execution() {
-    let one = statements_per_event(1).await;
-    let many = statements_per_event(12).await;
+    let one = statements_per_event(1, false).await;
+    let many = statements_per_event(12, false).await;
     assert_eq!(
         one, many,
         "an event costs the same for 1 and 12 subscribers"
     );
+}
+
+#[tokio::test]
+async fn subscribers_with_different_viewers_share_their_loads() {
+    let one = statements_per_event(1, true).await;
+    let many = statements_per_event(12, true).await;
+    assert_eq!(one, many, "an event costs the same for 1 and 12 viewers");
 }
 
 #[tokio::test]
