@@ -135,6 +135,19 @@ async fn comment(app: &TestApp, who: &Session, article: &Value, body: &str) {
     data(&response);
 }
 
+/// A subscriber to new comments on `article`.
+async fn watch_comments(
+    app: &TestApp,
+    protocol: &str,
+    token: Option<&str>,
+    article: &Value,
+) -> Socket {
+    let mut socket = connect(app, protocol, token).await;
+    let variables = json!({ "id": article["id"] });
+    subscribe(&mut socket, protocol, COMMENTS, variables).await;
+    socket
+}
+
 const COMMENTS: &str =
     "subscription($id: ID!) { commentAdded(articleId: $id) { body author { username email } } }";
 
@@ -145,14 +158,7 @@ async fn comments_arrive_live_in_both_protocols() {
         let author = app.register("host").await;
         let reader = app.register("reader").await;
         let article = app.create_article(&author, "Live", &[], true).await;
-        let mut socket = connect(&app, protocol, Some(&author.token)).await;
-        subscribe(
-            &mut socket,
-            protocol,
-            COMMENTS,
-            json!({ "id": article["id"] }),
-        )
-        .await;
+        let mut socket = watch_comments(&app, protocol, Some(&author.token), &article).await;
 
         comment(&app, &reader, &article, "First!").await;
         let message = receive(&mut socket).await;
@@ -197,14 +203,7 @@ async fn drafts_cannot_be_watched_by_others() {
     let author = app.register("secretive").await;
     let other = app.register("curious").await;
     let draft = app.create_article(&author, "Hidden", &[], false).await;
-    let mut socket = connect(&app, "graphql-transport-ws", Some(&other.token)).await;
-    subscribe(
-        &mut socket,
-        "graphql-transport-ws",
-        COMMENTS,
-        json!({ "id": draft["id"] }),
-    )
-    .await;
+    let mut socket = watch_comments(&app, "graphql-transport-ws", Some(&other.token), &draft).await;
     let message = receive(&mut socket).await;
     assert_eq!(
         message["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
@@ -396,14 +395,7 @@ async fn subscribers_on_one_instance_see_writes_on_another() {
     let watcher = writer.another_instance(configure).await;
     let author = writer.register("elsewhere").await;
     let article = writer.create_article(&author, "Shared", &[], true).await;
-    let mut socket = connect(&watcher, PROTOCOL, None).await;
-    subscribe(
-        &mut socket,
-        PROTOCOL,
-        COMMENTS,
-        json!({ "id": article["id"] }),
-    )
-    .await;
+    let mut socket = watch_comments(&watcher, PROTOCOL, None, &article).await;
 
     comment(&writer, &author, &article, "from the other instance").await;
     let redis = std::env::var("FOLIO_TEST_REDIS_URL").is_ok_and(|url| !url.is_empty());
@@ -438,14 +430,7 @@ async fn statements_per_event(subscribers: usize, logged_in: bool) -> u64 {
             false => None,
         };
         let token = reader.as_ref().map(|reader| reader.token.as_str());
-        let mut socket = connect(&app, PROTOCOL, token).await;
-        subscribe(
-            &mut socket,
-            PROTOCOL,
-            COMMENTS,
-            json!({ "id": article["id"] }),
-        )
-        .await;
+        let socket = watch_comments(&app, PROTOCOL, token, &article).await;
         sockets.push(socket);
     }
     let before = app.statements.get();
@@ -483,11 +468,8 @@ async fn subscribers_with_different_viewers_never_share_results() {
     let app = spawn_app().await;
     let author = app.register("owner").await;
     let article = app.create_article(&author, "Mine", &[], true).await;
-    let variables = json!({ "id": article["id"] });
-    let mut own = connect(&app, PROTOCOL, Some(&author.token)).await;
-    subscribe(&mut own, PROTOCOL, COMMENTS, variables.clone()).await;
-    let mut anonymous = connect(&app, PROTOCOL, None).await;
-    subscribe(&mut anonymous, PROTOCOL, COMMENTS, variables).await;
+    let mut own = watch_comments(&app, PROTOCOL, Some(&author.token), &article).await;
+    let mut anonymous = watch_comments(&app, PROTOCOL, None, &article).await;
 
     comment(&app, &author, &article, "note to self").await;
     let mine = receive(&mut own).await;
