@@ -11,7 +11,7 @@ use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 
 use crate::{
     auth::tokens::TokenKeys,
-    cache::Counters,
+    cache::{Counters, persisted_queries::PersistedQueries},
     config::{ServeSettings, WebSocketSettings},
     db,
     events::EventBus,
@@ -33,6 +33,8 @@ pub struct AppState {
     /// Live-update events, published after their write commits.
     pub events: EventBus,
     pub dataloader_delay: Duration,
+    /// Automatic persisted queries.
+    pub persisted: PersistedQueries,
     /// Whether the client address comes from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
 }
@@ -105,6 +107,11 @@ impl Application {
             Some(redis) => Counters::redis(redis.clone(), &settings.redis_prefix),
             None => Counters::memory(login_window),
         };
+        let apq_ttl = Duration::from_secs(settings.apq_ttl);
+        let persisted = match &redis {
+            Some(redis) => PersistedQueries::redis(redis.clone(), &settings.redis_prefix, apq_ttl),
+            None => PersistedQueries::memory(apq_ttl),
+        };
         let state = AppState {
             db,
             auth: Arc::new(AuthSettings {
@@ -126,6 +133,7 @@ impl Application {
             statements,
             events,
             dataloader_delay: Duration::from_micros(settings.dataloader_delay_us),
+            persisted,
             trust_forwarded_for: settings.trust_forwarded_for,
         };
         let schema = graphql::build_schema(Some(state.clone()), settings.query_limits());

@@ -125,6 +125,11 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,
 
+    /// Seconds a persisted query stays registered after its last
+    /// registration.
+    #[arg(long, env = "FOLIO_APQ_TTL", default_value_t = 24 * 3600)]
+    pub apq_ttl: u64,
+
     #[command(flatten)]
     pub websocket: WebSocketSettings,
 }

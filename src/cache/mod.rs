@@ -1,6 +1,8 @@
 //! Shared, expiring counters: in Redis when it is configured, so every
 //! instance sees the same numbers, and in process otherwise.
 
+pub mod persisted_queries;
+
 use std::{sync::Arc, time::Duration};
 
 use moka::{future::Cache, ops::compute::Op};

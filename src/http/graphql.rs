@@ -5,6 +5,7 @@ use async_graphql::{
     parser::types::OperationType,
 };
 use async_graphql_axum::{GraphQLBatchRequest, rejection::GraphQLRejection};
+use futures_util::future::join_all;
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
@@ -16,7 +17,10 @@ use axum::{
 use crate::{
     app::{AppState, HttpState},
     graphql::{RequestData, errors},
-    http::auth::{self, AuthError},
+    http::{
+        auth::{self, AuthError},
+        persisted,
+    },
     policy::Viewer,
 };
 
@@ -51,10 +55,11 @@ pub async fn handle(
         Ok(viewer) => viewer,
         Err(rejection) => return rejection,
     };
-    let mut batch = request.into_inner();
-    if let BatchRequest::Batch(requests) = &batch
-        && requests.len() > state.max_batch
-    {
+    let (requests, batched) = match request.into_inner() {
+        BatchRequest::Single(request) => (vec![request], false),
+        BatchRequest::Batch(requests) => (requests, true),
+    };
+    if requests.len() > state.max_batch {
         return error_response(
             StatusCode::BAD_REQUEST,
             &format!(
@@ -65,9 +70,17 @@ pub async fn handle(
             errors::BAD_USER_INPUT,
         );
     }
+    let mut runnable = Vec::with_capacity(requests.len());
+    for mut request in requests {
+        let resolved = persisted::resolve(&state.app.persisted, &mut request).await;
+        runnable.push(resolved.map(|()| request));
+    }
+    if let ([Err(refusal)], false) = (runnable.as_slice(), batched) {
+        return persisted_query_refusal(*refusal);
+    }
     // GET must not change anything: GET requests can be triggered cross-site
     // and are cached by intermediaries.
-    if method == Method::GET && batch.iter_mut().any(is_mutation) {
+    if method == Method::GET && runnable.iter_mut().flatten().any(is_mutation) {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations are only accepted over POST",
@@ -78,19 +91,41 @@ pub async fn handle(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let batch = match batch {
-        BatchRequest::Single(request) => {
-            BatchRequest::Single(with_data(&state.app, viewer, client, request))
+    let mut responses = join_all(runnable.into_iter().map(|request| async {
+        match request {
+            Ok(request) => {
+                let request = with_data(&state.app, viewer, client, request);
+                state.schema.execute(request).await
+            }
+            Err(refusal) => Response::from_errors(vec![refusal.into_error()]),
         }
-        BatchRequest::Batch(requests) => BatchRequest::Batch(
-            requests
-                .into_iter()
-                .map(|request| with_data(&state.app, viewer, client, request))
-                .collect(),
-        ),
+    }))
+    .await;
+    let response = match (batched, responses.pop()) {
+        (false, Some(single)) => BatchResponse::Single(single),
+        (_, last) => {
+            responses.extend(last);
+            BatchResponse::Batch(responses)
+        }
     };
-    let response = state.schema.execute_batch(batch).await;
     respond(&headers, response)
+}
+
+/// A persisted-query request that cannot run, answered as Apollo Server
+/// does: "not found" is a 200 the client reacts to by sending the query,
+/// never cached; a bad hash or extension is a 400.
+fn persisted_query_refusal(refusal: persisted::Refusal) -> HttpResponse {
+    let status = match refusal {
+        persisted::Refusal::NotFound => StatusCode::OK,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let body = Response::from_errors(vec![refusal.into_error()]);
+    (
+        status,
+        [(header::CACHE_CONTROL, "private, no-cache, must-revalidate")],
+        json(&body),
+    )
+        .into_response()
 }
 
 fn with_data(

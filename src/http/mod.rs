@@ -5,5 +5,6 @@ pub mod graphql;
 pub mod health;
 pub mod multiplex;
 pub mod outbox;
+pub mod persisted;
 pub mod playground;
 pub mod subscriptions;

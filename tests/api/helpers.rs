@@ -150,6 +150,7 @@ pub fn settings(database_url: &str) -> ServeSettings {
         max_fields: 2_000,
         max_batch: 10,
         skip_migrations: false,
+        apq_ttl: 3600,
         websocket: WebSocketSettings {
             ws_init_timeout: 10,
             ws_keepalive: 15,

@@ -17,6 +17,7 @@ mod limits;
 mod migrations;
 mod n_plus_one;
 mod pagination;
+mod persisted;
 mod schema;
 mod seed;
 mod shutdown;
