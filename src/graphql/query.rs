@@ -45,6 +45,7 @@ impl QueryRoot {
     }
 
     /// The logged-in user, or null when anonymous.
+    #[graphql(cache_control(private))]
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(viewer) = ctx.viewer() else {
             return Ok(None);
@@ -101,7 +102,10 @@ impl QueryRoot {
 
     /// Published articles by the authors the viewer follows, newest first.
     /// UNAUTHENTICATED when anonymous.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
+    #[graphql(
+        complexity = "connection_cost(first, last, child_complexity)",
+        cache_control(private)
+    )]
     async fn feed(
         &self,
         ctx: &Context<'_>,

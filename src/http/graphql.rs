@@ -19,7 +19,7 @@ use crate::{
     graphql::{RequestData, errors},
     http::{
         auth::{self, AuthError},
-        persisted,
+        caching, persisted,
     },
     policy::Viewer,
 };
@@ -108,7 +108,11 @@ pub async fn handle(
             BatchResponse::Batch(responses)
         }
     };
-    respond(&headers, response)
+    let request = caching::Request {
+        get: method == Method::GET,
+        anonymous: viewer.is_none(),
+    };
+    respond(&headers, request, response)
 }
 
 /// A persisted-query request that cannot run, answered as Apollo Server
@@ -224,8 +228,13 @@ fn json(body: &impl serde::Serialize) -> ([(header::HeaderName, &'static str); 1
 
 /// Serializes the response in the media type the client asked for. With
 /// `application/graphql-response+json`, a request that failed before
-/// execution (no `data`) is a 400, as GraphQL over HTTP specifies.
-fn respond(headers: &HeaderMap, response: BatchResponse) -> HttpResponse {
+/// execution (no `data`) is a 400, as GraphQL over HTTP specifies. GET
+/// responses carry an `ETag`, and a matching `If-None-Match` gets a 304.
+fn respond(
+    headers: &HeaderMap,
+    request: caching::Request,
+    response: BatchResponse,
+) -> HttpResponse {
     let wants_graphql_json = headers
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
@@ -239,28 +248,39 @@ fn respond(headers: &HeaderMap, response: BatchResponse) -> HttpResponse {
             .filter_map(|(name, value)| Some((name?, value)))
             .collect(),
     };
-    if !wants_graphql_json {
-        return (
-            extra_headers,
-            [(header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response();
-    }
     let failed_before_execution = match &response {
         BatchResponse::Single(single) => {
             single.data == async_graphql::Value::Null && !single.errors.is_empty()
         }
         BatchResponse::Batch(_) => false,
     };
-    let status = if failed_before_execution {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let (status, content_type) = match (wants_graphql_json, failed_before_execution) {
+        (true, true) => (StatusCode::BAD_REQUEST, GRAPHQL_RESPONSE_JSON),
+        (true, false) => (StatusCode::OK, GRAPHQL_RESPONSE_JSON),
+        (false, _) => (StatusCode::OK, "application/json"),
     };
+    let cache_control = caching::cache_control(request, &response);
+    let mut cache_headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&cache_control) {
+        cache_headers.insert(header::CACHE_CONTROL, value);
+    }
+    if request.get && status == StatusCode::OK {
+        let etag = caching::etag(&body);
+        cache_headers.insert(
+            header::VARY,
+            HeaderValue::from_static("Authorization, Accept"),
+        );
+        if caching::not_modified(headers, &etag) {
+            cache_headers.insert(header::ETAG, etag);
+            return (StatusCode::NOT_MODIFIED, cache_headers).into_response();
+        }
+        cache_headers.insert(header::ETAG, etag);
+    }
     (
         status,
-        [(header::CONTENT_TYPE, GRAPHQL_RESPONSE_JSON)],
+        extra_headers,
+        cache_headers,
+        [(header::CONTENT_TYPE, content_type)],
         body,
     )
         .into_response()

@@ -1,6 +1,7 @@
 //! HTTP endpoints around the schema.
 
 pub mod auth;
+pub mod caching;
 pub mod graphql;
 pub mod health;
 pub mod multiplex;

@@ -13,6 +13,7 @@ mod comments;
 mod events;
 mod helpers;
 mod http;
+mod http_cache;
 mod limits;
 mod migrations;
 mod n_plus_one;

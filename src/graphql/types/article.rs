@@ -39,7 +39,7 @@ impl From<Listed> for Article {
     }
 }
 
-#[Object]
+#[Object(cache_control(max_age = 30))]
 impl Article {
     pub async fn id(&self) -> ID {
         global_id(NodeKind::Article, self.row.id)
@@ -106,6 +106,7 @@ impl Article {
     }
 
     /// Whether the viewer favorited this article; false when anonymous.
+    #[graphql(cache_control(private))]
     async fn viewer_has_favorited(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         Ok(ctx
             .loaders()

@@ -9,7 +9,7 @@ use crate::{
 
 pub struct Comment(pub comment::Model);
 
-#[Object]
+#[Object(cache_control(max_age = 30))]
 impl Comment {
     pub async fn id(&self) -> ID {
         global_id(NodeKind::Comment, self.0.id)

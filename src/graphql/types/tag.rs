@@ -3,6 +3,7 @@ use async_graphql::SimpleObject;
 use crate::db::entities::tag;
 
 #[derive(SimpleObject)]
+#[graphql(cache_control(max_age = 30))]
 pub struct Tag {
     pub name: String,
     /// How many published articles carry the tag.

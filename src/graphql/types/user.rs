@@ -30,7 +30,7 @@ impl From<user::Model> for User {
     }
 }
 
-#[Object]
+#[Object(cache_control(max_age = 30))]
 impl User {
     pub async fn id(&self) -> ID {
         global_id(NodeKind::User, self.0.id)
@@ -54,11 +54,13 @@ impl User {
 
     /// Visible to the user themself and to ADMIN; others get null and a
     /// FORBIDDEN error at this path.
+    #[graphql(cache_control(private))]
     async fn email(&self, ctx: &Context<'_>) -> Result<Option<&str>, ServiceError> {
         self.private(ctx, &self.0.email)
     }
 
     /// Visible to the user themself and to ADMIN.
+    #[graphql(cache_control(private))]
     async fn role(&self, ctx: &Context<'_>) -> Result<Option<Role>, ServiceError> {
         self.private(ctx, self.0.role.into())
     }
@@ -83,7 +85,10 @@ impl User {
     }
 
     /// Unpublished articles: only the user themself sees any.
-    #[graphql(complexity = "connection_cost(first, None, child_complexity)")]
+    #[graphql(
+        complexity = "connection_cost(first, None, child_complexity)",
+        cache_control(private)
+    )]
     async fn drafts(
         &self,
         ctx: &Context<'_>,
@@ -151,6 +156,7 @@ impl User {
     }
 
     /// Whether the viewer follows this user; false when anonymous.
+    #[graphql(cache_control(private))]
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         Ok(ctx
             .loaders()
