@@ -11,7 +11,7 @@ use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 
 use crate::{
     auth::tokens::TokenKeys,
-    cache::{Counters, persisted_queries::PersistedQueries},
+    cache::{Counters, persisted_queries::PersistedQueries, responses::ResponseCache},
     config::{ServeSettings, WebSocketSettings},
     db,
     events::EventBus,
@@ -35,6 +35,8 @@ pub struct AppState {
     pub dataloader_delay: Duration,
     /// Automatic persisted queries.
     pub persisted: PersistedQueries,
+    /// Anonymous public responses.
+    pub responses: ResponseCache,
     /// Whether the client address comes from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
 }
@@ -112,6 +114,10 @@ impl Application {
             Some(redis) => PersistedQueries::redis(redis.clone(), &settings.redis_prefix, apq_ttl),
             None => PersistedQueries::memory(apq_ttl),
         };
+        let responses = match &redis {
+            Some(redis) => ResponseCache::redis(redis.clone(), &settings.redis_prefix),
+            None => ResponseCache::memory(),
+        };
         let state = AppState {
             db,
             auth: Arc::new(AuthSettings {
@@ -134,6 +140,7 @@ impl Application {
             events,
             dataloader_delay: Duration::from_micros(settings.dataloader_delay_us),
             persisted,
+            responses,
             trust_forwarded_for: settings.trust_forwarded_for,
         };
         let schema = graphql::build_schema(Some(state.clone()), settings.query_limits());

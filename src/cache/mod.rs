@@ -2,6 +2,7 @@
 //! instance sees the same numbers, and in process otherwise.
 
 pub mod persisted_queries;
+pub mod responses;
 
 use std::{sync::Arc, time::Duration};
 

@@ -2,6 +2,7 @@
 
 mod connection;
 mod context;
+pub mod dependencies;
 pub mod errors;
 mod inputs;
 pub mod limits;
@@ -29,6 +30,7 @@ pub type FolioSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 pub fn build_schema(state: Option<AppState>, limits: QueryLimits) -> FolioSchema {
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .extension(errors::ErrorCodes)
+        .extension(dependencies::CacheDependencies)
         .extension(limits::ShapeLimits(limits))
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity);

@@ -5,7 +5,7 @@
 //! shared caches: an authenticated answer, or one with a private field
 //! (`viewer`, `email`, `viewerHasFavorited`, …), is `private, no-store`.
 
-use async_graphql::BatchResponse;
+use async_graphql::{BatchResponse, CacheControl};
 use axum::http::{HeaderMap, HeaderValue, header};
 use sha2::{Digest, Sha256};
 
@@ -18,15 +18,21 @@ pub struct Request {
 
 /// The `Cache-Control` value for `response`.
 pub fn cache_control(request: Request, response: &BatchResponse) -> String {
-    let BatchResponse::Single(single) = response else {
-        return "no-store".to_owned();
-    };
-    let hints = single.cache_control;
+    match response {
+        BatchResponse::Single(single) => {
+            for_hints(request, single.cache_control, !single.errors.is_empty())
+        }
+        BatchResponse::Batch(_) => "no-store".to_owned(),
+    }
+}
+
+/// The `Cache-Control` value for a response with `hints`.
+pub fn for_hints(request: Request, hints: CacheControl, failed: bool) -> String {
     let public = hints.public && request.anonymous;
     if !public {
         return "private, no-store".to_owned();
     }
-    if request.get && hints.max_age > 0 && single.errors.is_empty() {
+    if request.get && hints.max_age > 0 && !failed {
         format!("public, max-age={}", hints.max_age)
     } else {
         "no-store".to_owned()

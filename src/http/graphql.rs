@@ -1,12 +1,16 @@
 //! `GET` and `POST /graphql`: authenticate, attach per-request data, execute.
 
 use async_graphql::{
-    BatchRequest, BatchResponse, ParseRequestError, Request, Response, ServerError,
+    BatchRequest, BatchResponse, CacheControl, ParseRequestError, Request, Response, ServerError,
     parser::types::OperationType,
 };
 use async_graphql_axum::{GraphQLBatchRequest, rejection::GraphQLRejection};
 use futures_util::future::join_all;
-use std::net::{IpAddr, SocketAddr};
+use sha2::{Digest, Sha256};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+};
 
 use axum::{
     extract::{ConnectInfo, State},
@@ -16,7 +20,7 @@ use axum::{
 
 use crate::{
     app::{AppState, HttpState},
-    graphql::{RequestData, errors},
+    graphql::{RequestData, dependencies::DependencyRecorder, errors},
     http::{
         auth::{self, AuthError},
         caching, persisted,
@@ -91,6 +95,16 @@ pub async fn handle(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    let kind = caching::Request {
+        get: method == Method::GET,
+        anonymous: viewer.is_none(),
+    };
+    if let ([Ok(request)], false, None) = (runnable.as_mut_slice(), batched, viewer)
+        && operation_type(request) == Some(OperationType::Query)
+        && let Some(Ok(request)) = runnable.pop()
+    {
+        return through_cache(&state, &headers, kind, client, request).await;
+    }
     let mut responses = join_all(runnable.into_iter().map(|request| async {
         match request {
             Ok(request) => {
@@ -108,11 +122,67 @@ pub async fn handle(
             BatchResponse::Batch(responses)
         }
     };
-    let request = caching::Request {
-        get: method == Method::GET,
-        anonymous: viewer.is_none(),
-    };
-    respond(&headers, request, response)
+    send(&headers, kind, prepare(&headers, kind, &response))
+}
+
+/// An anonymous query: served from the shared cache when an entry is
+/// current, otherwise run and, if all its fields are public, stored.
+async fn through_cache(
+    state: &HttpState,
+    headers: &HeaderMap,
+    kind: caching::Request,
+    client: Option<IpAddr>,
+    request: Request,
+) -> HttpResponse {
+    let cache = &state.app.responses;
+    let key = response_key(&request);
+    if let Some(hit) = cache.get(&key).await {
+        let hints = CacheControl {
+            public: true,
+            max_age: i32::try_from(hit.max_age).unwrap_or(i32::MAX),
+        };
+        return send(
+            headers,
+            kind,
+            Prepared {
+                status: StatusCode::OK,
+                content_type: content_type(headers),
+                cache_control: caching::for_hints(kind, hints, false),
+                extra_headers: HeaderMap::new(),
+                body: hit.body,
+            },
+        );
+    }
+    // Read before running, so a write that commits meanwhile leaves this
+    // entry stale rather than letting it pass for newer than it is.
+    let generations = cache.generations().await;
+    let recorder = Arc::new(DependencyRecorder::default());
+    let request = with_data(&state.app, None, client, request).data(recorder.clone());
+    let response = BatchResponse::Single(state.schema.execute(request).await);
+    let prepared = prepare(headers, kind, &response);
+    if let (BatchResponse::Single(single), Some(generations)) = (&response, generations)
+        && single.errors.is_empty()
+        && single.cache_control.public
+        && let Ok(max_age @ 1..) = u32::try_from(single.cache_control.max_age)
+    {
+        let dependencies = recorder.dependencies();
+        cache
+            .put(
+                &key,
+                generations,
+                dependencies,
+                max_age,
+                prepared.body.clone(),
+            )
+            .await;
+    }
+    send(headers, kind, prepared)
+}
+
+/// What identifies an operation's response: its text, name and variables.
+fn response_key(request: &Request) -> String {
+    let identity = serde_json::json!([request.query, request.operation_name, request.variables]);
+    format!("{:x}", Sha256::digest(identity.to_string().as_bytes()))
 }
 
 /// A persisted-query request that cannot run, answered as Apollo Server
@@ -160,12 +230,11 @@ fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Op
         .or(Some(peer.ip()))
 }
 
-fn is_mutation(request: &mut Request) -> bool {
+/// The type of the operation `request` runs; `None` when it does not parse
+/// (execution then reports why).
+fn operation_type(request: &mut Request) -> Option<OperationType> {
     let operation_name = request.operation_name.clone();
-    // Unparseable queries fall through to execution, which reports them.
-    let Ok(document) = request.parsed_query() else {
-        return false;
-    };
+    let document = request.parsed_query().ok()?;
     let operation = match &operation_name {
         Some(name) => document
             .operations
@@ -174,7 +243,11 @@ fn is_mutation(request: &mut Request) -> bool {
             .map(|(_, operation)| operation),
         None => document.operations.iter().next().map(|(_, op)| op),
     };
-    operation.is_some_and(|operation| operation.node.ty != OperationType::Query)
+    operation.map(|operation| operation.node.ty)
+}
+
+fn is_mutation(request: &mut Request) -> bool {
+    operation_type(request).is_some_and(|ty| ty != OperationType::Query)
 }
 
 /// The viewer named by `Authorization: Bearer …`. No header means anonymous;
@@ -226,21 +299,33 @@ fn json(body: &impl serde::Serialize) -> ([(header::HeaderName, &'static str); 1
     )
 }
 
-/// Serializes the response in the media type the client asked for. With
-/// `application/graphql-response+json`, a request that failed before
-/// execution (no `data`) is a 400, as GraphQL over HTTP specifies. GET
-/// responses carry an `ETag`, and a matching `If-None-Match` gets a 304.
-fn respond(
-    headers: &HeaderMap,
-    request: caching::Request,
-    response: BatchResponse,
-) -> HttpResponse {
+/// A response about to be sent.
+struct Prepared {
+    status: StatusCode,
+    content_type: &'static str,
+    cache_control: String,
+    extra_headers: HeaderMap,
+    body: String,
+}
+
+fn content_type(headers: &HeaderMap) -> &'static str {
     let wants_graphql_json = headers
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
         .is_some_and(|accept| accept.contains(GRAPHQL_RESPONSE_JSON));
-    let body = serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned());
-    let extra_headers = match &response {
+    if wants_graphql_json {
+        GRAPHQL_RESPONSE_JSON
+    } else {
+        "application/json"
+    }
+}
+
+/// Serializes the response in the media type the client asked for. With
+/// `application/graphql-response+json`, a request that failed before
+/// execution (no `data`) is a 400, as GraphQL over HTTP specifies.
+fn prepare(headers: &HeaderMap, kind: caching::Request, response: &BatchResponse) -> Prepared {
+    let content_type = content_type(headers);
+    let extra_headers = match response {
         BatchResponse::Single(single) => single.http_headers.clone(),
         BatchResponse::Batch(responses) => responses
             .iter()
@@ -248,23 +333,41 @@ fn respond(
             .filter_map(|(name, value)| Some((name?, value)))
             .collect(),
     };
-    let failed_before_execution = match &response {
+    let failed_before_execution = match response {
         BatchResponse::Single(single) => {
             single.data == async_graphql::Value::Null && !single.errors.is_empty()
         }
         BatchResponse::Batch(_) => false,
     };
-    let (status, content_type) = match (wants_graphql_json, failed_before_execution) {
-        (true, true) => (StatusCode::BAD_REQUEST, GRAPHQL_RESPONSE_JSON),
-        (true, false) => (StatusCode::OK, GRAPHQL_RESPONSE_JSON),
-        (false, _) => (StatusCode::OK, "application/json"),
+    let status = if content_type == GRAPHQL_RESPONSE_JSON && failed_before_execution {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
     };
-    let cache_control = caching::cache_control(request, &response);
+    Prepared {
+        status,
+        content_type,
+        cache_control: caching::cache_control(kind, response),
+        extra_headers,
+        body: serde_json::to_string(response).unwrap_or_else(|_| "{}".to_owned()),
+    }
+}
+
+/// Sends `prepared`. GET responses carry an `ETag`, and a matching
+/// `If-None-Match` gets a 304.
+fn send(headers: &HeaderMap, kind: caching::Request, prepared: Prepared) -> HttpResponse {
+    let Prepared {
+        status,
+        content_type,
+        cache_control,
+        extra_headers,
+        body,
+    } = prepared;
     let mut cache_headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(&cache_control) {
         cache_headers.insert(header::CACHE_CONTROL, value);
     }
-    if request.get && status == StatusCode::OK {
+    if kind.get && status == StatusCode::OK {
         let etag = caching::etag(&body);
         cache_headers.insert(
             header::VARY,

@@ -1,0 +1,281 @@
+//! The shared response cache: anonymous, public query responses, stored in
+//! Redis (or in process without it) and invalidated by generation counters.
+//!
+//! Every cached response depends on some kinds of data (articles, comments,
+//! users, tags): the kinds of the objects and lists it resolved. Each kind
+//! has a generation counter that every committed write to it increments
+//! before the write's response is sent. An entry records the generations it
+//! was computed under, read *before* the query ran, and is served only while
+//! they are all current. So once a mutation's response has been received,
+//! no instance serves an entry computed before it: the entry was computed
+//! under an older generation of what the mutation changed.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use moka::{Expiry, future::Cache};
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+
+/// The kinds of data a response can depend on, as a bit set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dependencies(u8);
+
+const KINDS: [&str; 4] = ["Article", "Comment", "User", "Tag"];
+
+impl Dependencies {
+    pub const ARTICLES: Self = Self(1);
+    pub const COMMENTS: Self = Self(2);
+    pub const USERS: Self = Self(4);
+    pub const TAGS: Self = Self(8);
+    pub const ALL: Self = Self(15);
+
+    /// What a GraphQL type name stands for: `Article`, `ArticleConnection`
+    /// and `ArticleEdge` are articles, and so on; `Node` may be anything.
+    pub fn of_type(name: &str) -> Self {
+        if name == "Node" {
+            return Self::ALL;
+        }
+        KINDS
+            .iter()
+            .enumerate()
+            .find(|(_, kind)| name.starts_with(*kind))
+            .map_or(Self(0), |(index, _)| Self(1 << index))
+    }
+
+    pub fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u8) -> Self {
+        Self(bits & Self::ALL.0)
+    }
+
+    fn indices(self) -> impl Iterator<Item = usize> {
+        (0..KINDS.len()).filter(move |index| self.0 & (1 << index) != 0)
+    }
+}
+
+/// The generation of every kind, as read at one moment.
+pub type Generations = [u64; 4];
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Entry {
+    generations: Generations,
+    dependencies: Dependencies,
+    max_age: u32,
+    body: String,
+}
+
+/// A cached response, ready to send.
+pub struct Hit {
+    pub body: String,
+    pub max_age: u32,
+}
+
+#[derive(Clone)]
+pub struct ResponseCache(Backend);
+
+#[derive(Clone)]
+enum Backend {
+    Redis {
+        connection: ConnectionManager,
+        prefix: Arc<str>,
+    },
+    Memory {
+        entries: Cache<String, Arc<Entry>>,
+        generations: Arc<[AtomicU64; 4]>,
+    },
+}
+
+/// In process, each entry lives as long as its own max-age.
+struct MaxAge;
+
+impl Expiry<String, Arc<Entry>> for MaxAge {
+    fn expire_after_create(&self, _: &String, entry: &Arc<Entry>, _: Instant) -> Option<Duration> {
+        Some(Duration::from_secs(entry.max_age.into()))
+    }
+}
+
+impl ResponseCache {
+    pub fn redis(connection: ConnectionManager, prefix: &str) -> Self {
+        Self(Backend::Redis {
+            connection,
+            prefix: Arc::from(format!("{prefix}responses:")),
+        })
+    }
+
+    pub fn memory() -> Self {
+        Self(Backend::Memory {
+            entries: Cache::builder()
+                .max_capacity(10_000)
+                .expire_after(MaxAge)
+                .build(),
+            generations: Arc::default(),
+        })
+    }
+
+    /// The current generations; `None` when the store cannot be reached, in
+    /// which case the cache is bypassed.
+    pub async fn generations(&self) -> Option<Generations> {
+        match &self.0 {
+            Backend::Memory { generations, .. } => Some(std::array::from_fn(|index| {
+                generations[index].load(Ordering::Acquire)
+            })),
+            Backend::Redis { connection, prefix } => {
+                let keys: Vec<String> = KINDS
+                    .iter()
+                    .map(|kind| format!("{prefix}generation:{kind}"))
+                    .collect();
+                let values: redis::RedisResult<Vec<Option<u64>>> = redis::cmd("MGET")
+                    .arg(&keys)
+                    .query_async(&mut connection.clone())
+                    .await;
+                let values = values
+                    .inspect_err(
+                        |err| tracing::warn!(error = %err, "reading cache generations failed"),
+                    )
+                    .ok()?;
+                Some(std::array::from_fn(|index| {
+                    values.get(index).copied().flatten().unwrap_or(0)
+                }))
+            }
+        }
+    }
+
+    /// The response stored under `key`, if everything it depends on is
+    /// unchanged since it was computed.
+    pub async fn get(&self, key: &str) -> Option<Hit> {
+        let entry = match &self.0 {
+            Backend::Memory { entries, .. } => entries.get(key).await?,
+            Backend::Redis { connection, prefix } => {
+                let stored: redis::RedisResult<Option<Vec<u8>>> = redis::cmd("GET")
+                    .arg(format!("{prefix}entry:{key}"))
+                    .query_async(&mut connection.clone())
+                    .await;
+                let stored = stored
+                    .inspect_err(
+                        |err| tracing::warn!(error = %err, "reading the response cache failed"),
+                    )
+                    .ok()??;
+                Arc::new(serde_json::from_slice(&stored).ok()?)
+            }
+        };
+        let current = self.generations().await?;
+        let fresh = entry
+            .dependencies
+            .indices()
+            .all(|index| entry.generations[index] == current[index]);
+        fresh.then(|| Hit {
+            body: entry.body.clone(),
+            max_age: entry.max_age,
+        })
+    }
+
+    /// Stores `body` under `key`, computed under `generations`.
+    pub async fn put(
+        &self,
+        key: &str,
+        generations: Generations,
+        dependencies: Dependencies,
+        max_age: u32,
+        body: String,
+    ) {
+        let entry = Entry {
+            generations,
+            dependencies,
+            max_age,
+            body,
+        };
+        match &self.0 {
+            Backend::Memory { entries, .. } => {
+                entries.insert(key.to_owned(), Arc::new(entry)).await
+            }
+            Backend::Redis { connection, prefix } => {
+                let Ok(stored) = serde_json::to_vec(&entry) else {
+                    return;
+                };
+                let result: redis::RedisResult<()> = redis::cmd("SET")
+                    .arg(format!("{prefix}entry:{key}"))
+                    .arg(stored)
+                    .arg("EX")
+                    .arg(max_age.max(1))
+                    .query_async(&mut connection.clone())
+                    .await;
+                if let Err(err) = result {
+                    tracing::warn!(error = %err, "storing a cached response failed");
+                }
+            }
+        }
+    }
+
+    /// Marks everything depending on `changed` as stale. Called after a
+    /// write commits and before its response is sent.
+    pub async fn invalidate(&self, changed: Dependencies) {
+        match &self.0 {
+            Backend::Memory { generations, .. } => {
+                for index in changed.indices() {
+                    generations[index].fetch_add(1, Ordering::AcqRel);
+                }
+            }
+            Backend::Redis { connection, prefix } => {
+                let mut pipeline = redis::pipe();
+                for index in changed.indices() {
+                    pipeline
+                        .cmd("INCR")
+                        .arg(format!("{prefix}generation:{}", KINDS[index]))
+                        .ignore();
+                }
+                let result: redis::RedisResult<()> =
+                    pipeline.query_async(&mut connection.clone()).await;
+                if let Err(err) = result {
+                    tracing::error!(error = %err, "invalidating cached responses failed");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_map_to_kinds() {
+        assert_eq!(
+            Dependencies::of_type("ArticleConnection"),
+            Dependencies::ARTICLES
+        );
+        assert_eq!(Dependencies::of_type("CommentEdge"), Dependencies::COMMENTS);
+        assert_eq!(Dependencies::of_type("User"), Dependencies::USERS);
+        assert_eq!(Dependencies::of_type("TagConnection"), Dependencies::TAGS);
+        assert_eq!(Dependencies::of_type("Node"), Dependencies::ALL);
+        assert_eq!(Dependencies::of_type("PageInfo"), Dependencies::default());
+    }
+
+    #[tokio::test]
+    async fn an_entry_is_served_until_what_it_depends_on_changes() {
+        let cache = ResponseCache::memory();
+        let before = cache.generations().await.unwrap();
+        cache
+            .put("k", before, Dependencies::ARTICLES, 30, "body".to_owned())
+            .await;
+        assert_eq!(cache.get("k").await.unwrap().body, "body");
+        cache.invalidate(Dependencies::COMMENTS).await;
+        assert!(
+            cache.get("k").await.is_some(),
+            "comments do not matter here"
+        );
+        cache.invalidate(Dependencies::ARTICLES).await;
+        assert!(cache.get("k").await.is_none());
+    }
+}
