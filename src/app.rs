@@ -114,9 +114,10 @@ impl Application {
             Some(redis) => PersistedQueries::redis(redis.clone(), &settings.redis_prefix, apq_ttl),
             None => PersistedQueries::memory(apq_ttl),
         };
-        let responses = match &redis {
-            Some(redis) => ResponseCache::redis(redis.clone(), &settings.redis_prefix),
-            None => ResponseCache::memory(),
+        let responses = match (&redis, settings.response_cache) {
+            (_, false) => ResponseCache::off(),
+            (Some(redis), true) => ResponseCache::redis(redis.clone(), &settings.redis_prefix),
+            (None, true) => ResponseCache::memory(),
         };
         let state = AppState {
             db,

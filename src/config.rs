@@ -125,6 +125,11 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_SKIP_MIGRATIONS")]
     pub skip_migrations: bool,
 
+    /// Cache anonymous public query responses (`false` turns the cache off,
+    /// e.g. to measure the uncached path).
+    #[arg(long, env = "FOLIO_RESPONSE_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub response_cache: bool,
+
     /// Seconds a persisted query stays registered after its last
     /// registration.
     #[arg(long, env = "FOLIO_APQ_TTL", default_value_t = 24 * 3600)]

@@ -95,6 +95,7 @@ enum Backend {
         entries: Cache<String, Arc<Entry>>,
         generations: Arc<[AtomicU64; 4]>,
     },
+    Off,
 }
 
 /// In process, each entry lives as long as its own max-age.
@@ -124,10 +125,16 @@ impl ResponseCache {
         })
     }
 
-    /// The current generations; `None` when the store cannot be reached, in
-    /// which case the cache is bypassed.
+    /// A cache that stores nothing.
+    pub fn off() -> Self {
+        Self(Backend::Off)
+    }
+
+    /// The current generations; `None` when the store cannot be reached (or
+    /// the cache is off), in which case the cache is bypassed.
     pub async fn generations(&self) -> Option<Generations> {
         match &self.0 {
+            Backend::Off => None,
             Backend::Memory { generations, .. } => Some(std::array::from_fn(|index| {
                 generations[index].load(Ordering::Acquire)
             })),
@@ -156,6 +163,7 @@ impl ResponseCache {
     /// unchanged since it was computed.
     pub async fn get(&self, key: &str) -> Option<Hit> {
         let entry = match &self.0 {
+            Backend::Off => return None,
             Backend::Memory { entries, .. } => entries.get(key).await?,
             Backend::Redis { connection, prefix } => {
                 let stored: redis::RedisResult<Option<Vec<u8>>> = redis::cmd("GET")
@@ -197,6 +205,7 @@ impl ResponseCache {
             body,
         };
         match &self.0 {
+            Backend::Off => {}
             Backend::Memory { entries, .. } => {
                 entries.insert(key.to_owned(), Arc::new(entry)).await
             }
@@ -222,6 +231,7 @@ impl ResponseCache {
     /// write commits and before its response is sent.
     pub async fn invalidate(&self, changed: Dependencies) {
         match &self.0 {
+            Backend::Off => {}
             Backend::Memory { generations, .. } => {
                 for index in changed.indices() {
                     generations[index].fetch_add(1, Ordering::AcqRel);

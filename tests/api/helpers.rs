@@ -151,6 +151,7 @@ pub fn settings(database_url: &str) -> ServeSettings {
         max_batch: 10,
         skip_migrations: false,
         apq_ttl: 3600,
+        response_cache: true,
         websocket: WebSocketSettings {
             ws_init_timeout: 10,
             ws_keepalive: 15,

@@ -242,3 +242,11 @@ async fn no_instance_serves_a_response_older_than_a_received_write() {
         warmer.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn the_cache_can_be_turned_off() {
+    let app = spawn_app_with(|s| s.response_cache = false).await;
+    let query = "{ articles(first: 5) { nodes { title } } }";
+    read(&app, query).await;
+    assert!(read(&app, query).await.1 > 0, "every query runs");
+}
