@@ -72,6 +72,16 @@ async fn errors_are_never_cacheable() {
     assert_eq!(cache_control(&response), "no-store");
 }
 
+async fn get_if_none_match(app: &TestApp, etag: &header::HeaderValue) -> reqwest::Response {
+    app.client
+        .get(app.url("/graphql"))
+        .query(&[("query", PUBLIC)])
+        .header(header::IF_NONE_MATCH, etag.clone())
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn an_unchanged_response_is_revalidated_with_304() {
     let app = spawn_app().await;
@@ -80,28 +90,14 @@ async fn an_unchanged_response_is_revalidated_with_304() {
     let first = get(&app, PUBLIC, None).await;
     let etag = first.headers()[header::ETAG].clone();
 
-    let again = app
-        .client
-        .get(app.url("/graphql"))
-        .query(&[("query", PUBLIC)])
-        .header(header::IF_NONE_MATCH, etag.clone())
-        .send()
-        .await
-        .unwrap();
+    let again = get_if_none_match(&app, &etag).await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(again.headers()[header::ETAG], etag);
     assert_eq!(cache_control(&again), "public, max-age=30");
     assert!(again.bytes().await.unwrap().is_empty());
 
     app.create_article(&author, "Second", &[], true).await;
-    let changed = app
-        .client
-        .get(app.url("/graphql"))
-        .query(&[("query", PUBLIC)])
-        .header(header::IF_NONE_MATCH, etag.clone())
-        .send()
-        .await
-        .unwrap();
+    let changed = get_if_none_match(&app, &etag).await;
     assert_eq!(changed.status(), StatusCode::OK, "the list changed");
     assert_ne!(changed.headers()[header::ETAG], etag);
 }

@@ -30,6 +30,17 @@ async fn by_hash(app: &TestApp, hash: &str) -> (StatusCode, reqwest::header::Hea
     (status, headers, response.json().await.unwrap())
 }
 
+/// A hashed query over GET, as Apollo's `useGETForHashedQueries` sends it.
+async fn get_by_hash(app: &TestApp, hash: &str) -> reqwest::Response {
+    let extensions = persisted(hash).to_string();
+    app.client
+        .get(app.url("/graphql"))
+        .query(&[("extensions", extensions.as_str())])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn an_unknown_hash_is_registered_by_the_retry_and_then_served() {
     let app = spawn_app().await;
@@ -58,15 +69,7 @@ async fn an_unknown_hash_is_registered_by_the_retry_and_then_served() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(data(&body)["tags"]["totalCount"], 0);
 
-    // Hashed queries over GET, as Apollo's useGETForHashedQueries sends them.
-    let extensions = persisted(&hash).to_string();
-    let response = app
-        .client
-        .get(app.url("/graphql"))
-        .query(&[("extensions", extensions.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let response = get_by_hash(&app, &hash).await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(data(&body)["tags"]["totalCount"], 0);
@@ -118,14 +121,7 @@ async fn a_persisted_mutation_still_needs_post() {
         json!({ "query": mutation, "extensions": persisted(&hash) }),
     )
     .await;
-    let extensions = persisted(&hash).to_string();
-    let response = app
-        .client
-        .get(app.url("/graphql"))
-        .query(&[("extensions", extensions.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let response = get_by_hash(&app, &hash).await;
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
 

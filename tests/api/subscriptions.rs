@@ -219,16 +219,21 @@ async fn a_bad_token_refuses_the_connection() {
     assert_eq!(close_code(&mut socket).await, 4403);
 }
 
-#[tokio::test]
-async fn subscribing_before_connection_init_is_refused() {
-    let app = spawn_app().await;
+/// A graphql-transport-ws connection that has sent nothing yet.
+async fn uninitialised(app: &TestApp) -> Socket {
     let url = app.url("/graphql/ws").replace("http://", "ws://");
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static("graphql-transport-ws"),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}
+
+#[tokio::test]
+async fn subscribing_before_connection_init_is_refused() {
+    let app = spawn_app().await;
+    let mut socket = uninitialised(&app).await;
     let query = json!({ "query": "subscription { articlePublished { id } }" });
     send(
         &mut socket,
@@ -272,13 +277,7 @@ async fn the_feed_subscription_needs_a_viewer_and_follows() {
 #[tokio::test]
 async fn a_connection_without_init_is_closed_after_the_timeout() {
     let app = spawn_app_with(|s| s.websocket.ws_init_timeout = 1).await;
-    let url = app.url("/graphql/ws").replace("http://", "ws://");
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = uninitialised(&app).await;
     assert_eq!(close_code(&mut socket).await, 4408);
 }
 
