@@ -219,9 +219,14 @@ async fn connect_redis(
     url: &str,
 ) -> anyhow::Result<(redis::Client, redis::aio::ConnectionManager)> {
     let client = redis::Client::open(url).context("parsing REDIS_URL")?;
+    // Redis holds caches, counters and events: when it is away, requests go
+    // on without it, so a command must fail fast rather than wait through a
+    // long reconnect schedule. The manager still reconnects on later commands.
     let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(5)))
-        .set_response_timeout(Some(Duration::from_secs(5)));
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(100));
     let connection = redis::aio::ConnectionManager::new_with_config(client.clone(), config)
         .await
         .context("connecting to Redis")?;

@@ -1,0 +1,137 @@
+//! A Redis of the test's own, stopped and restarted while Folio serves:
+//! requests keep succeeding from the database, and Folio uses Redis again
+//! once it is back.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{TestApp, code, data, spawn_app_with};
+
+struct OwnRedis {
+    port: u16,
+    process: Option<Child>,
+}
+
+impl OwnRedis {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self {
+            port,
+            process: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let process = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.process = Some(process);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs `query` anonymously: its data and the SQL statements it cost.
+async fn read(app: &TestApp, query: &str) -> (serde_json::Value, u64) {
+    let before = app.statements.get();
+    let response = app.query(query, json!({})).await;
+    (data(&response).clone(), app.statements.get() - before)
+}
+
+#[tokio::test]
+async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
+    let mut redis = OwnRedis::start();
+    let url = redis.url();
+    let app = spawn_app_with(|s| s.redis_url = Some(url)).await;
+    let author = app.register("steady").await;
+    let article = app.create_article(&author, "Weather", &[], true).await;
+    let slug = article["slug"].as_str().unwrap();
+    let query =
+        format!("{{ article(slug: \"{slug}\") {{ comments(first: 1) {{ totalCount }} }} }}");
+    read(&app, &query).await;
+    assert_eq!(read(&app, &query).await.1, 0, "cached in Redis");
+
+    redis.stop();
+    let (seen, cost) = read(&app, &query).await;
+    assert!(cost > 0, "the cache is bypassed while Redis is away");
+    assert_eq!(seen["article"]["comments"]["totalCount"], 0);
+    let commented = app
+        .query_as(
+            &author,
+            "mutation($id: ID!) { addComment(articleId: $id, body: \"still here\") { id } }",
+            json!({ "id": article["id"] }),
+        )
+        .await;
+    data(&commented);
+    let (seen, _) = read(&app, &query).await;
+    assert_eq!(seen["article"]["comments"]["totalCount"], 1);
+    // Logins are throttled through Redis; without it they are not refused.
+    let login = app
+        .query(
+            "mutation { login(input: { email: \"steady@example.com\",
+                password: \"correct horse battery staple\" }) { accessToken } }",
+            json!({}),
+        )
+        .await;
+    data(&login);
+    // Persisted queries fall back to the client sending the text.
+    let hash = format!("{:x}", Sha256::digest(query.as_bytes()));
+    let persisted = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let (_, miss) = app.post(None, json!({ "extensions": persisted })).await;
+    assert_eq!(code(&miss), "PERSISTED_QUERY_NOT_FOUND");
+    let (_, sent) = app
+        .post(None, json!({ "query": query, "extensions": persisted }))
+        .await;
+    assert_eq!(data(&sent)["article"]["comments"]["totalCount"], 1);
+
+    redis.restart();
+    let mut cached_again = false;
+    for _ in 0..50 {
+        read(&app, &query).await;
+        if read(&app, &query).await.1 == 0 {
+            cached_again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cached_again, "Folio caches in Redis again once it is back");
+    let (seen, _) = read(&app, &query).await;
+    assert_eq!(seen["article"]["comments"]["totalCount"], 1);
+}
