@@ -120,6 +120,14 @@ fn set_code(err: &mut ServerError, code: &'static str) {
         .set("code", code);
 }
 
+/// An error raised outside a resolver (by the HTTP layer or a validation
+/// rule), with its code.
+pub fn coded(message: impl Into<String>, code: &'static str) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    set_code(&mut error, code);
+    error
+}
+
 /// Installs the error mapping on a schema.
 pub struct ErrorCodes;
 

@@ -175,12 +175,7 @@ fn walk<'a>(
 }
 
 fn refuse(message: String) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", super::errors::GRAPHQL_VALIDATION_FAILED);
-    error
+    super::errors::coded(message, super::errors::GRAPHQL_VALIDATION_FAILED)
 }
 
 #[cfg(test)]

@@ -193,13 +193,12 @@ fn persisted_query_refusal(refusal: persisted::Refusal) -> HttpResponse {
         persisted::Refusal::NotFound => StatusCode::OK,
         _ => StatusCode::BAD_REQUEST,
     };
-    let body = Response::from_errors(vec![refusal.into_error()]);
-    (
-        status,
-        [(header::CACHE_CONTROL, "private, no-cache, must-revalidate")],
-        json(&body),
-    )
-        .into_response()
+    let mut response = failure(status, refusal.into_error());
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache, must-revalidate"),
+    );
+    response
 }
 
 fn with_data(
@@ -283,11 +282,11 @@ async fn authenticate(
 }
 
 fn error_response(status: StatusCode, message: &str, code: &'static str) -> HttpResponse {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
+    failure(status, errors::coded(message, code))
+}
+
+/// A response carrying only `error`.
+fn failure(status: StatusCode, error: ServerError) -> HttpResponse {
     let body = Response::from_errors(vec![error]);
     (status, json(&body)).into_response()
 }

@@ -36,12 +36,7 @@ impl Refusal {
             Self::NotFound => errors::PERSISTED_QUERY_NOT_FOUND,
             Self::HashMismatch | Self::Malformed => errors::BAD_USER_INPUT,
         };
-        let mut error = ServerError::new(self.to_string(), None);
-        error
-            .extensions
-            .get_or_insert_with(Default::default)
-            .set("code", code);
-        error
+        errors::coded(self.to_string(), code)
     }
 }
 
