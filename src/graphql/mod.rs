@@ -12,7 +12,7 @@ mod query;
 mod subscription;
 mod types;
 
-use async_graphql::Schema;
+use async_graphql::{Request, Schema, parser::types::OperationType};
 
 pub use context::RequestData;
 pub use limits::QueryLimits;
@@ -43,4 +43,20 @@ pub fn build_schema(state: Option<AppState>, limits: QueryLimits) -> FolioSchema
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     build_schema(None, QueryLimits::default()).sdl()
+}
+
+/// The type of the operation `request` runs; `None` when it does not parse
+/// (execution then reports why).
+pub fn operation_type(request: &mut Request) -> Option<OperationType> {
+    let operation_name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    let operation = match &operation_name {
+        Some(name) => document
+            .operations
+            .iter()
+            .find(|(op_name, _)| op_name.is_some_and(|op| op.as_str() == name))
+            .map(|(_, operation)| operation),
+        None => document.operations.iter().next().map(|(_, op)| op),
+    };
+    operation.map(|operation| operation.node.ty)
 }

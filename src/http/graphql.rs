@@ -20,7 +20,7 @@ use axum::{
 
 use crate::{
     app::{AppState, HttpState},
-    graphql::{RequestData, dependencies::DependencyRecorder, errors},
+    graphql::{RequestData, dependencies::DependencyRecorder, errors, operation_type},
     http::{
         auth::{self, AuthError},
         caching, persisted,
@@ -227,22 +227,6 @@ fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Op
     last_hop
         .and_then(|hop| hop.trim().parse().ok())
         .or(Some(peer.ip()))
-}
-
-/// The type of the operation `request` runs; `None` when it does not parse
-/// (execution then reports why).
-fn operation_type(request: &mut Request) -> Option<OperationType> {
-    let operation_name = request.operation_name.clone();
-    let document = request.parsed_query().ok()?;
-    let operation = match &operation_name {
-        Some(name) => document
-            .operations
-            .iter()
-            .find(|(op_name, _)| op_name.is_some_and(|op| op.as_str() == name))
-            .map(|(_, operation)| operation),
-        None => document.operations.iter().next().map(|(_, op)| op),
-    };
-    operation.map(|operation| operation.node.ty)
 }
 
 fn is_mutation(request: &mut Request) -> bool {

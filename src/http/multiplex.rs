@@ -17,13 +17,8 @@ use std::{
 };
 
 use async_graphql::{
-    Data, Executor, Request, Response,
-    futures_util::stream::BoxStream,
-    http::WebSocketProtocols,
-    parser::{
-        parse_query,
-        types::{DocumentOperations, OperationType},
-    },
+    Data, Executor, Request, Response, futures_util::stream::BoxStream, http::WebSocketProtocols,
+    parser::types::OperationType,
 };
 use axum::extract::ws::Message;
 use futures_util::{StreamExt, stream};
@@ -31,7 +26,7 @@ use sea_orm::DatabaseConnection;
 use tokio::{sync::Notify, task::AbortHandle, time::Duration};
 
 use super::outbox::Outbox;
-use crate::graphql::{FolioSchema, PublicLoaders};
+use crate::graphql::{FolioSchema, PublicLoaders, operation_type};
 use crate::policy::Viewer;
 
 /// What makes two subscriptions the same.
@@ -122,13 +117,14 @@ impl Executor for SharingExecutor {
 
     fn execute_stream(
         &self,
-        request: Request,
+        mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let session_data = session_data.unwrap_or_default();
         let schema = self.connection.schema.clone();
         let id = lock(&self.connection.operation_id).take();
-        let (Some(id), true) = (id, is_subscription(&request)) else {
+        let subscription = operation_type(&mut request) == Some(OperationType::Subscription);
+        let (Some(id), true) = (id, subscription) else {
             return schema.execute_stream_with_session_data(request, session_data);
         };
         let key = GroupKey {
@@ -295,23 +291,6 @@ async fn run_group(
     group.ended.store(true, Ordering::Release);
     drop(map);
     group.ending.notify_waiters();
-}
-
-/// Whether `request` runs a subscription. A document that does not parse is
-/// not one: it runs alone and gets its error.
-fn is_subscription(request: &Request) -> bool {
-    let Ok(document) = parse_query(&request.query) else {
-        return false;
-    };
-    let operation = match (&document.operations, request.operation_name.as_deref()) {
-        (DocumentOperations::Single(operation), _) => Some(operation),
-        (DocumentOperations::Multiple(operations), Some(name)) => operations.get(name),
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            operations.values().next()
-        }
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    operation.is_some_and(|operation| operation.node.ty == OperationType::Subscription)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
