@@ -192,7 +192,6 @@ impl Application {
             stopping,
             connections,
         } = self.lifecycle;
-        let signal = stopping.clone();
         axum::serve(
             self.listener,
             self.router
@@ -200,10 +199,9 @@ impl Application {
         )
         .with_graceful_shutdown(async move {
             stop.await;
-            signal.cancel();
+            stopping.cancel();
         })
         .await?;
-        stopping.cancel();
         connections.close();
         if tokio::time::timeout(CONNECTIONS_GRACE, connections.wait())
             .await

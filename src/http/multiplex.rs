@@ -192,15 +192,11 @@ impl Drop for Membership {
         }
         // Lock order everywhere: groups, then members.
         let mut groups = lock(&self.groups);
-        let current = groups
-            .get(&self.key)
-            .is_some_and(|group| Arc::ptr_eq(group, &self.group));
-        if current && lock(&self.group.members).is_empty() {
-            groups.remove(&self.key);
-            self.group.ended.store(true, Ordering::Release);
-            if let Some(task) = lock(&self.group.task).take() {
-                task.abort();
-            }
+        if lock(&self.group.members).is_empty()
+            && retire(&mut groups, &self.key, &self.group)
+            && let Some(task) = lock(&self.group.task).take()
+        {
+            task.abort();
         }
     }
 }
@@ -281,16 +277,22 @@ async fn run_group(
             let _ = member.outbox.offer(Message::Text(frame.into()));
         }
     }
-    let mut map = lock(&groups);
-    if map
-        .get(&key)
-        .is_some_and(|current| Arc::ptr_eq(current, &group))
-    {
-        map.remove(&key);
+    retire(&mut lock(&groups), &key, &group);
+    group.ending.notify_waiters();
+}
+
+/// Takes `group` out of the running ones, if it is still the one running
+/// under `key` (a new group may have replaced it), and marks it ended, so no
+/// one joins it any more. Returns whether it was still running.
+fn retire(groups: &mut HashMap<GroupKey, Arc<Group>>, key: &GroupKey, group: &Arc<Group>) -> bool {
+    let current = groups
+        .get(key)
+        .is_some_and(|running| Arc::ptr_eq(running, group));
+    if current {
+        groups.remove(key);
     }
     group.ended.store(true, Ordering::Release);
-    drop(map);
-    group.ending.notify_waiters();
+    current
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

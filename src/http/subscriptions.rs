@@ -204,7 +204,7 @@ async fn serve(
     let ending = tokio::select! {
         () = session => if outbox.stalled() { Ending::Stalled } else { Ending::Finished },
         () = writer.failed() => Ending::Disconnected,
-        () = keep_alive(&outbox, kind, keepalive) => Ending::Stalled,
+        never = keep_alive(&outbox, kind, keepalive) => match never {},
         () = outbox.until_stalled() => Ending::Stalled,
         () = lifecycle.stopping.cancelled() => Ending::ShuttingDown,
     };
@@ -221,9 +221,14 @@ async fn serve(
 }
 
 /// Queues the protocol's keep-alive message every `interval`, so proxies
-/// keep the connection open and dead peers are noticed. Returns when the
-/// queue is full.
-async fn keep_alive(outbox: &Outbox, kind: WebSocketProtocols, interval: Duration) {
+/// keep the connection open and dead peers are noticed. It never ends: a
+/// refused message is a full queue, which `until_stalled` reports, or a
+/// writer that is gone, which `failed` reports.
+async fn keep_alive(
+    outbox: &Outbox,
+    kind: WebSocketProtocols,
+    interval: Duration,
+) -> std::convert::Infallible {
     let message = match kind {
         WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
         WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
@@ -231,9 +236,7 @@ async fn keep_alive(outbox: &Outbox, kind: WebSocketProtocols, interval: Duratio
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     loop {
         ticks.tick().await;
-        if outbox.offer(Message::Text(message.into())).is_err() {
-            return;
-        }
+        let _ = outbox.offer(Message::Text(message.into()));
     }
 }
 
