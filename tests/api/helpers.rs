@@ -207,6 +207,14 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Runs `query` anonymously: its data, and how many SQL statements it
+    /// cost (none when the response cache answered).
+    pub async fn read(&self, query: &str) -> (Value, u64) {
+        let before = self.statements.get();
+        let response = self.query(query, json!({})).await;
+        (data(&response).clone(), self.statements.get() - before)
+    }
+
     /// POSTs a GraphQL request and returns the JSON body (whatever the status).
     pub async fn post(&self, token: Option<&str>, body: Value) -> (StatusCode, Value) {
         let mut request = self.client.post(self.url("/graphql")).json(&body);

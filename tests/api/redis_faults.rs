@@ -11,7 +11,7 @@ use std::{
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, code, data, spawn_app_with};
+use crate::helpers::{code, data, spawn_app_with};
 
 struct OwnRedis {
     port: u16,
@@ -68,13 +68,6 @@ impl Drop for OwnRedis {
     }
 }
 
-/// Runs `query` anonymously: its data and the SQL statements it cost.
-async fn read(app: &TestApp, query: &str) -> (serde_json::Value, u64) {
-    let before = app.statements.get();
-    let response = app.query(query, json!({})).await;
-    (data(&response).clone(), app.statements.get() - before)
-}
-
 #[tokio::test]
 async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
     let mut redis = OwnRedis::start();
@@ -85,11 +78,11 @@ async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
     let slug = article["slug"].as_str().unwrap();
     let query =
         format!("{{ article(slug: \"{slug}\") {{ comments(first: 1) {{ totalCount }} }} }}");
-    read(&app, &query).await;
-    assert_eq!(read(&app, &query).await.1, 0, "cached in Redis");
+    app.read(&query).await;
+    assert_eq!(app.read(&query).await.1, 0, "cached in Redis");
 
     redis.stop();
-    let (seen, cost) = read(&app, &query).await;
+    let (seen, cost) = app.read(&query).await;
     assert!(cost > 0, "the cache is bypassed while Redis is away");
     assert_eq!(seen["article"]["comments"]["totalCount"], 0);
     let commented = app
@@ -100,7 +93,7 @@ async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
         )
         .await;
     data(&commented);
-    let (seen, _) = read(&app, &query).await;
+    let (seen, _) = app.read(&query).await;
     assert_eq!(seen["article"]["comments"]["totalCount"], 1);
     // Logins are throttled through Redis; without it they are not refused.
     let login = app
@@ -124,14 +117,14 @@ async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
     redis.restart();
     let mut cached_again = false;
     for _ in 0..50 {
-        read(&app, &query).await;
-        if read(&app, &query).await.1 == 0 {
+        app.read(&query).await;
+        if app.read(&query).await.1 == 0 {
             cached_again = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(cached_again, "Folio caches in Redis again once it is back");
-    let (seen, _) = read(&app, &query).await;
+    let (seen, _) = app.read(&query).await;
     assert_eq!(seen["article"]["comments"]["totalCount"], 1);
 }

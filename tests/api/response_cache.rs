@@ -5,14 +5,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Session, TestApp, data, spawn_app, spawn_app_with};
 
-/// Runs `query` anonymously; returns its data and how many SQL statements
-/// it cost (none when served from the cache).
-async fn read(app: &TestApp, query: &str) -> (Value, u64) {
-    let before = app.statements.get();
-    let response = app.query(query, json!({})).await;
-    (data(&response).clone(), app.statements.get() - before)
-}
-
 async fn mutate(app: &TestApp, who: &Session, mutation: &str, variables: Value) -> Value {
     data(&app.query_as(who, mutation, variables).await).clone()
 }
@@ -23,9 +15,9 @@ async fn a_repeated_anonymous_query_is_served_without_the_database() {
     let author = app.register("cached").await;
     app.create_article(&author, "Once", &["rust"], true).await;
     let query = "{ articles(first: 5) { nodes { title tags author { username } } } }";
-    let (first, cost) = read(&app, query).await;
+    let (first, cost) = app.read(query).await;
     assert!(cost > 0);
-    let (again, cost) = read(&app, query).await;
+    let (again, cost) = app.read(query).await;
     assert_eq!(cost, 0, "served from the cache");
     assert_eq!(first, again);
 
@@ -42,7 +34,7 @@ async fn a_repeated_anonymous_query_is_served_without_the_database() {
         json!({ "id": id }),
     )
     .await;
-    assert_eq!(read(&app, query).await.1, 0, "comments are not part of it");
+    assert_eq!(app.read(query).await.1, 0, "comments are not part of it");
 }
 
 /// Whether the profile and page read after a write show it.
@@ -69,8 +61,8 @@ async fn every_kind_of_write_invalidates_what_it_changes() {
         "{{ article(slug: \"{slug}\") {{ title favoritesCount comments(first: 5) {{ totalCount }} }}
            tags(first: 5) {{ nodes {{ name articleCount }} }} }}"
     );
-    read(&app, profile).await;
-    read(&app, &page).await;
+    app.read(profile).await;
+    app.read(&page).await;
 
     let checks: Vec<(&Session, &str, Value, Freshness)> = vec![
         (
@@ -131,8 +123,8 @@ async fn every_kind_of_write_invalidates_what_it_changes() {
     ];
     for (who, mutation, variables, fresh) in checks {
         mutate(&app, who, mutation, variables).await;
-        let (profile_now, profile_cost) = read(&app, profile).await;
-        let (page_now, page_cost) = read(&app, &page).await;
+        let (profile_now, profile_cost) = app.read(profile).await;
+        let (page_now, page_cost) = app.read(&page).await;
         assert!(
             fresh(&profile_now, &page_now),
             "stale after {mutation}: {profile_now} {page_now}"
@@ -158,8 +150,8 @@ async fn logged_in_and_private_answers_never_share_an_entry() {
     )
     .await;
     let public = "{ articles(first: 5) { nodes { title } } }";
-    read(&app, public).await;
-    assert_eq!(read(&app, public).await.1, 0, "anonymous: cached");
+    app.read(public).await;
+    assert_eq!(app.read(public).await.1, 0, "anonymous: cached");
 
     // The same text with a token runs for that viewer, every time.
     for _ in 0..2 {
@@ -172,8 +164,8 @@ async fn logged_in_and_private_answers_never_share_an_entry() {
     }
     // A private field is never stored, even anonymously.
     let private = "{ articles(first: 5) { nodes { title viewerHasFavorited } } }";
-    read(&app, private).await;
-    assert!(read(&app, private).await.1 > 0);
+    app.read(private).await;
+    assert!(app.read(private).await.1 > 0);
     let mine = app.query_as(&reader, private, json!({})).await;
     assert_eq!(
         data(&mine)["articles"]["nodes"][0]["viewerHasFavorited"],
@@ -230,7 +222,7 @@ async fn no_instance_serves_a_response_older_than_a_received_write() {
             json!({ "id": article["id"] }),
         )
         .await;
-        let (seen, _) = read(reader, &query).await;
+        let (seen, _) = reader.read(&query).await;
         let count = seen["article"]["comments"]["totalCount"].as_i64().unwrap();
         assert!(
             count >= written,
@@ -247,6 +239,6 @@ async fn no_instance_serves_a_response_older_than_a_received_write() {
 async fn the_cache_can_be_turned_off() {
     let app = spawn_app_with(|s| s.response_cache = false).await;
     let query = "{ articles(first: 5) { nodes { title } } }";
-    read(&app, query).await;
-    assert!(read(&app, query).await.1 > 0, "every query runs");
+    app.read(query).await;
+    assert!(app.read(query).await.1 > 0, "every query runs");
 }

@@ -89,20 +89,9 @@ async fn send(socket: &mut Socket, message: Value) {
 /// The next protocol message that is not a keep-alive.
 async fn receive(socket: &mut Socket) -> Value {
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a message within 5 s")
-            .expect("the connection is open")
-            .unwrap();
-        match message {
-            Message::Text(text) => {
-                let value: Value = serde_json::from_str(&text).unwrap();
-                if !matches!(value["type"].as_str(), Some("ka" | "ping" | "pong")) {
-                    return value;
-                }
-            }
-            Message::Close(frame) => panic!("closed: {frame:?}"),
-            _ => {}
+        let value = receive_raw(socket).await;
+        if !matches!(value["type"].as_str(), Some("ka" | "ping" | "pong")) {
+            return value;
         }
     }
 }
