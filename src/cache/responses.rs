@@ -68,12 +68,25 @@ impl Dependencies {
 /// The generation of every kind, as read at one moment.
 pub type Generations = [u64; 4];
 
+/// Generations as Redis returns them: unset counters are `None` (zero).
+type StoredGenerations = Vec<Option<u64>>;
+
 #[derive(Clone, Serialize, Deserialize)]
 struct Entry {
     generations: Generations,
     dependencies: Dependencies,
     max_age: u32,
     body: String,
+}
+
+/// What a lookup found.
+#[derive(Default)]
+pub struct Lookup {
+    /// A current entry.
+    pub hit: Option<Hit>,
+    /// The generations to store a fresh answer under, when the store could
+    /// be read.
+    pub generations: Option<Generations>,
 }
 
 /// A cached response, ready to send.
@@ -90,6 +103,8 @@ enum Backend {
     Redis {
         connection: ConnectionManager,
         prefix: Arc<str>,
+        /// The generation counters' keys, in the order of `KINDS`.
+        generation_keys: Arc<[String; 4]>,
     },
     Memory {
         entries: Cache<String, Arc<Entry>>,
@@ -111,6 +126,9 @@ impl ResponseCache {
     pub fn redis(connection: ConnectionManager, prefix: &str) -> Self {
         Self(Backend::Redis {
             connection,
+            generation_keys: Arc::new(
+                KINDS.map(|kind| format!("{prefix}responses:generation:{kind}")),
+            ),
             prefix: Arc::from(format!("{prefix}responses:")),
         })
     }
@@ -130,63 +148,68 @@ impl ResponseCache {
         Self(Backend::Off)
     }
 
-    /// The current generations; `None` when the store cannot be reached (or
-    /// the cache is off), in which case the cache is bypassed.
-    pub async fn generations(&self) -> Option<Generations> {
-        match &self.0 {
-            Backend::Off => None,
-            Backend::Memory { generations, .. } => Some(std::array::from_fn(|index| {
-                generations[index].load(Ordering::Acquire)
-            })),
-            Backend::Redis { connection, prefix } => {
-                let keys: Vec<String> = KINDS
-                    .iter()
-                    .map(|kind| format!("{prefix}generation:{kind}"))
-                    .collect();
-                let values: redis::RedisResult<Vec<Option<u64>>> = redis::cmd("MGET")
-                    .arg(&keys)
-                    .query_async(&mut connection.clone())
-                    .await;
-                let values = values
-                    .inspect_err(
-                        |err| tracing::warn!(error = %err, "reading cache generations failed"),
-                    )
-                    .ok()?;
-                Some(std::array::from_fn(|index| {
-                    values.get(index).copied().flatten().unwrap_or(0)
-                }))
-            }
-        }
+    /// Whether responses are cached at all.
+    pub fn is_on(&self) -> bool {
+        !matches!(self.0, Backend::Off)
     }
 
-    /// The response stored under `key`, if everything it depends on is
-    /// unchanged since it was computed.
-    pub async fn get(&self, key: &str) -> Option<Hit> {
-        let entry = match &self.0 {
-            Backend::Off => return None,
-            Backend::Memory { entries, .. } => entries.get(key).await?,
-            Backend::Redis { connection, prefix } => {
-                let stored: redis::RedisResult<Option<Vec<u8>>> = redis::cmd("GET")
+    /// What is stored under `key`, and the current generations, read
+    /// together (one round trip to Redis): the entry is a hit only while
+    /// everything it depends on is unchanged, and on a miss the generations
+    /// are the ones to store the fresh answer under. When the store cannot
+    /// be reached (or the cache is off) there are no generations and the
+    /// cache is bypassed.
+    pub async fn lookup(&self, key: &str) -> Lookup {
+        let (entry, current) = match &self.0 {
+            Backend::Off => return Lookup::default(),
+            Backend::Memory {
+                entries,
+                generations,
+            } => {
+                let entry = entries.get(key).await;
+                let current =
+                    std::array::from_fn(|index| generations[index].load(Ordering::Acquire));
+                (entry, current)
+            }
+            Backend::Redis {
+                connection,
+                prefix,
+                generation_keys,
+            } => {
+                let read: redis::RedisResult<(Option<Vec<u8>>, StoredGenerations)> = redis::pipe()
+                    .cmd("GET")
                     .arg(format!("{prefix}entry:{key}"))
+                    .cmd("MGET")
+                    .arg(&generation_keys[..])
                     .query_async(&mut connection.clone())
                     .await;
-                let stored = stored
-                    .inspect_err(
-                        |err| tracing::warn!(error = %err, "reading the response cache failed"),
-                    )
-                    .ok()??;
-                Arc::new(serde_json::from_slice(&stored).ok()?)
+                let Ok((stored, values)) = read.inspect_err(
+                    |err| tracing::warn!(error = %err, "reading the response cache failed"),
+                ) else {
+                    return Lookup::default();
+                };
+                let entry =
+                    stored.and_then(|stored| serde_json::from_slice(&stored).ok().map(Arc::new));
+                let current =
+                    std::array::from_fn(|index| values.get(index).copied().flatten().unwrap_or(0));
+                (entry, current)
             }
         };
-        let current = self.generations().await?;
-        let fresh = entry
-            .dependencies
-            .indices()
-            .all(|index| entry.generations[index] == current[index]);
-        fresh.then(|| Hit {
-            body: entry.body.clone(),
-            max_age: entry.max_age,
-        })
+        let hit = entry
+            .filter(|entry: &Arc<Entry>| {
+                entry
+                    .dependencies
+                    .indices()
+                    .all(|index| entry.generations[index] == current[index])
+            })
+            .map(|entry| Hit {
+                body: entry.body.clone(),
+                max_age: entry.max_age,
+            });
+        Lookup {
+            hit,
+            generations: Some(current),
+        }
     }
 
     /// Stores `body` under `key`, computed under `generations`.
@@ -209,7 +232,9 @@ impl ResponseCache {
             Backend::Memory { entries, .. } => {
                 entries.insert(key.to_owned(), Arc::new(entry)).await
             }
-            Backend::Redis { connection, prefix } => {
+            Backend::Redis {
+                connection, prefix, ..
+            } => {
                 let Ok(stored) = serde_json::to_vec(&entry) else {
                     return;
                 };
@@ -237,13 +262,14 @@ impl ResponseCache {
                     generations[index].fetch_add(1, Ordering::AcqRel);
                 }
             }
-            Backend::Redis { connection, prefix } => {
+            Backend::Redis {
+                connection,
+                generation_keys,
+                ..
+            } => {
                 let mut pipeline = redis::pipe();
                 for index in changed.indices() {
-                    pipeline
-                        .cmd("INCR")
-                        .arg(format!("{prefix}generation:{}", KINDS[index]))
-                        .ignore();
+                    pipeline.cmd("INCR").arg(&generation_keys[index]).ignore();
                 }
                 let result: redis::RedisResult<()> =
                     pipeline.query_async(&mut connection.clone()).await;
@@ -275,17 +301,24 @@ mod tests {
     #[tokio::test]
     async fn an_entry_is_served_until_what_it_depends_on_changes() {
         let cache = ResponseCache::memory();
-        let before = cache.generations().await.unwrap();
+        let miss = cache.lookup("k").await;
+        assert!(miss.hit.is_none());
         cache
-            .put("k", before, Dependencies::ARTICLES, 30, "body".to_owned())
+            .put(
+                "k",
+                miss.generations.unwrap(),
+                Dependencies::ARTICLES,
+                30,
+                "body".to_owned(),
+            )
             .await;
-        assert_eq!(cache.get("k").await.unwrap().body, "body");
+        assert_eq!(cache.lookup("k").await.hit.unwrap().body, "body");
         cache.invalidate(Dependencies::COMMENTS).await;
         assert!(
-            cache.get("k").await.is_some(),
+            cache.lookup("k").await.hit.is_some(),
             "comments do not matter here"
         );
         cache.invalidate(Dependencies::ARTICLES).await;
-        assert!(cache.get("k").await.is_none());
+        assert!(cache.lookup("k").await.hit.is_none());
     }
 }

@@ -100,6 +100,7 @@ pub async fn handle(
         anonymous: viewer.is_none(),
     };
     if let ([Ok(request)], false, None) = (runnable.as_mut_slice(), batched, viewer)
+        && state.app.responses.is_on()
         && operation_type(request) == Some(OperationType::Query)
         && let Some(Ok(request)) = runnable.pop()
     {
@@ -136,7 +137,8 @@ async fn through_cache(
 ) -> HttpResponse {
     let cache = &state.app.responses;
     let key = response_key(&request);
-    if let Some(hit) = cache.get(&key).await {
+    let lookup = cache.lookup(&key).await;
+    if let Some(hit) = lookup.hit {
         let hints = CacheControl {
             public: true,
             max_age: i32::try_from(hit.max_age).unwrap_or(i32::MAX),
@@ -153,14 +155,13 @@ async fn through_cache(
             },
         );
     }
-    // Read before running, so a write that commits meanwhile leaves this
-    // entry stale rather than letting it pass for newer than it is.
-    let generations = cache.generations().await;
+    // The generations were read before running, so a write that commits
+    // meanwhile leaves this entry stale rather than passing for newer.
     let recorder = Arc::new(DependencyRecorder::default());
     let request = with_data(&state.app, None, client, request).data(recorder.clone());
     let response = BatchResponse::Single(state.schema.execute(request).await);
     let prepared = prepare(headers, kind, &response);
-    if let (BatchResponse::Single(single), Some(generations)) = (&response, generations)
+    if let (BatchResponse::Single(single), Some(generations)) = (&response, lookup.generations)
         && single.errors.is_empty()
         && single.cache_control.public
         && let Ok(max_age @ 1..) = u32::try_from(single.cache_control.max_age)
