@@ -11,7 +11,7 @@ use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
 
 use crate::{
     auth::tokens::TokenKeys,
-    cache::{Counters, persisted_queries::PersistedQueries, responses::ResponseCache},
+    cache::{Counters, RedisStore, persisted_queries::PersistedQueries, responses::ResponseCache},
     config::{ServeSettings, WebSocketSettings},
     db,
     events::EventBus,
@@ -19,6 +19,7 @@ use crate::{
     http::{self, multiplex::SharedSubscriptions},
     services::{
         accounts::AuthSettings,
+        cost_limits::CostLimiter,
         throttle::{LoginLimits, LoginThrottle},
     },
 };
@@ -28,7 +29,7 @@ use crate::{
 pub struct AppState {
     pub db: DatabaseConnection,
     pub auth: Arc<AuthSettings>,
-    pub redis: Option<redis::aio::ConnectionManager>,
+    pub redis: Option<RedisStore>,
     pub statements: db::StatementCounter,
     /// Live-update events, published after their write commits.
     pub events: EventBus,
@@ -37,6 +38,8 @@ pub struct AppState {
     pub persisted: PersistedQueries,
     /// Anonymous public responses.
     pub responses: ResponseCache,
+    /// Query cost budgets per client and per user.
+    pub cost_limiter: CostLimiter,
     /// Whether the client address comes from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
 }
@@ -91,32 +94,32 @@ impl Application {
         }
         // An empty REDIS_URL (as compose files and scripts often leave it)
         // means no Redis.
-        let redis = match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
-            Some(url) => Some(connect_redis(url).await?),
-            None => None,
+        let (client, store) = match settings.redis_url.as_deref().filter(|url| !url.is_empty()) {
+            Some(url) => {
+                let (client, connection) = connect_redis(url).await?;
+                let store = RedisStore::new(connection, &settings.redis_prefix);
+                (Some(client), Some(store))
+            }
+            None => (None, None),
         };
-        let events = match &redis {
-            Some((client, connection)) => EventBus::redis(
-                client.clone(),
-                connection.clone(),
-                &format!("{}events", settings.redis_prefix),
-            ),
-            None => EventBus::in_process(),
+        let events = match (client, &store) {
+            (Some(client), Some(store)) => EventBus::redis(client, store.clone()),
+            _ => EventBus::in_process(),
         };
-        let redis = redis.map(|(_, connection)| connection);
         let login_window = Duration::from_secs(settings.login_window.into());
-        let counters = match &redis {
-            Some(redis) => Counters::redis(redis.clone(), &settings.redis_prefix),
-            None => Counters::memory(login_window),
+        let cost_limits = settings.cost_limits()?;
+        let counters = match &store {
+            Some(store) => Counters::redis(store.clone()),
+            None => Counters::memory(login_window.max(cost_limits.window)),
         };
         let apq_ttl = Duration::from_secs(settings.apq_ttl);
-        let persisted = match &redis {
-            Some(redis) => PersistedQueries::redis(redis.clone(), &settings.redis_prefix, apq_ttl),
+        let persisted = match &store {
+            Some(store) => PersistedQueries::redis(store.clone(), apq_ttl),
             None => PersistedQueries::memory(apq_ttl),
         };
-        let responses = match (&redis, settings.response_cache) {
+        let responses = match (&store, settings.response_cache) {
             (_, false) => ResponseCache::off(),
-            (Some(redis), true) => ResponseCache::redis(redis.clone(), &settings.redis_prefix),
+            (Some(store), true) => ResponseCache::redis(store.clone()),
             (None, true) => ResponseCache::memory(),
         };
         let state = AppState {
@@ -128,7 +131,7 @@ impl Application {
                 ),
                 refresh_ttl: chrono::Duration::seconds(settings.refresh_token_ttl.into()),
                 throttle: LoginThrottle::new(
-                    counters,
+                    counters.clone(),
                     LoginLimits {
                         per_account: settings.login_failures_per_account,
                         per_address: settings.login_failures_per_address,
@@ -136,12 +139,13 @@ impl Application {
                     },
                 ),
             }),
-            redis,
+            redis: store,
             statements,
             events,
             dataloader_delay: Duration::from_micros(settings.dataloader_delay_us),
             persisted,
             responses,
+            cost_limiter: CostLimiter::new(counters, cost_limits),
             trust_forwarded_for: settings.trust_forwarded_for,
         };
         let schema = graphql::build_schema(Some(state.clone()), settings.query_limits());

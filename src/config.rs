@@ -1,9 +1,11 @@
 //! Settings, read from the environment (or the equivalent flags) and checked
 //! once at startup: a server that starts is a server that is configured.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use clap::{Args, ValueEnum};
+
+use crate::services::cost_limits::CostLimits;
 
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
@@ -135,6 +137,21 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_APQ_TTL", default_value_t = 24 * 3600)]
     pub apq_ttl: u64,
 
+    /// Query cost each client address may spend per window (the cost is
+    /// the complexity `FOLIO_MAX_COMPLEXITY` limits). Defaults to 1,000,000
+    /// in production and 100 times that in development; 0 turns it off.
+    #[arg(long, env = "FOLIO_COST_PER_ADDRESS")]
+    pub cost_per_address: Option<u64>,
+
+    /// Query cost each logged-in user may spend per window, wherever they
+    /// connect from. Same defaults as `FOLIO_COST_PER_ADDRESS`.
+    #[arg(long, env = "FOLIO_COST_PER_USER")]
+    pub cost_per_user: Option<u64>,
+
+    /// Length of the cost window, in seconds.
+    #[arg(long, env = "FOLIO_COST_WINDOW", default_value_t = 60)]
+    pub cost_window: u32,
+
     #[command(flatten)]
     pub websocket: WebSocketSettings,
 }
@@ -169,7 +186,19 @@ pub enum ConfigError {
     WeakJwtSecret(usize),
     #[error("FOLIO_ACCESS_TOKEN_TTL and FOLIO_REFRESH_TOKEN_TTL must be positive")]
     ZeroTokenLifetime,
+    #[error(
+        "a cost budget ({0}) below FOLIO_MAX_COMPLEXITY ({1}) would refuse the largest allowed queries forever"
+    )]
+    BudgetBelowComplexity(u64, usize),
+    #[error("FOLIO_COST_WINDOW must be positive")]
+    ZeroCostWindow,
 }
+
+/// Cost budgets per window when none are configured: enough for a busy
+/// frontend in production (a page of 20 articles with authors and tags
+/// costs a few hundred), and out of a developer's way in development.
+const PRODUCTION_COST_BUDGET: u64 = 1_000_000;
+const DEVELOPMENT_COST_BUDGET: u64 = 100 * PRODUCTION_COST_BUDGET;
 
 impl ServeSettings {
     pub fn query_limits(&self) -> crate::graphql::QueryLimits {
@@ -180,6 +209,29 @@ impl ServeSettings {
             root_fields: self.max_root_fields,
             fields: self.max_fields,
         }
+    }
+
+    /// The cost budgets, checked: each must fit the costliest query allowed.
+    pub fn cost_limits(&self) -> Result<CostLimits, ConfigError> {
+        if self.cost_window == 0 {
+            return Err(ConfigError::ZeroCostWindow);
+        }
+        let default = match self.environment {
+            Environment::Production => PRODUCTION_COST_BUDGET,
+            Environment::Development => DEVELOPMENT_COST_BUDGET,
+        };
+        let budget = |configured: Option<u64>| match configured.unwrap_or(default) {
+            0 => Ok(None),
+            budget if budget < self.max_complexity as u64 => Err(
+                ConfigError::BudgetBelowComplexity(budget, self.max_complexity),
+            ),
+            budget => Ok(Some(budget)),
+        };
+        Ok(CostLimits {
+            per_address: budget(self.cost_per_address)?,
+            per_user: budget(self.cost_per_user)?,
+            window: Duration::from_secs(self.cost_window.into()),
+        })
     }
 
     /// The JWT secret to use. In development a missing secret is replaced by a
@@ -244,5 +296,23 @@ mod tests {
         assert_eq!(dev.bind.to_string(), "127.0.0.1:8080");
         assert!(dev.database.database_url.starts_with("sqlite://"));
         assert_eq!(dev.jwt_secret().unwrap().len(), 32);
+    }
+
+    #[test]
+    fn cost_budgets_default_by_environment_and_must_fit_the_largest_query() {
+        let dev = settings(&[]).cost_limits().unwrap();
+        let production = settings(&["--environment", "production"])
+            .cost_limits()
+            .unwrap();
+        assert!(dev.per_address > production.per_address);
+        assert_eq!(production.per_user, Some(PRODUCTION_COST_BUDGET));
+        let off = settings(&["--cost-per-address", "0"])
+            .cost_limits()
+            .unwrap();
+        assert_eq!(off.per_address, None);
+        assert_eq!(
+            settings(&["--cost-per-user", "100"]).cost_limits(),
+            Err(ConfigError::BudgetBelowComplexity(100, 20_000))
+        );
     }
 }

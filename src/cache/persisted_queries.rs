@@ -5,7 +5,9 @@
 use std::{sync::Arc, time::Duration};
 
 use moka::future::Cache;
-use redis::{AsyncCommands, aio::ConnectionManager};
+use redis::AsyncCommands;
+
+use super::RedisStore;
 
 /// The most query texts kept in process.
 const MEMORY_CAPACITY: u64 = 10_000;
@@ -15,21 +17,13 @@ pub struct PersistedQueries(Backend);
 
 #[derive(Clone)]
 enum Backend {
-    Redis {
-        connection: ConnectionManager,
-        prefix: Arc<str>,
-        ttl: Duration,
-    },
+    Redis { store: RedisStore, ttl: Duration },
     Memory(Cache<String, Arc<str>>),
 }
 
 impl PersistedQueries {
-    pub fn redis(connection: ConnectionManager, prefix: &str, ttl: Duration) -> Self {
-        Self(Backend::Redis {
-            connection,
-            prefix: Arc::from(format!("{prefix}apq:")),
-            ttl,
-        })
+    pub fn redis(store: RedisStore, ttl: Duration) -> Self {
+        Self(Backend::Redis { store, ttl })
     }
 
     pub fn memory(ttl: Duration) -> Self {
@@ -47,19 +41,11 @@ impl PersistedQueries {
     pub async fn get(&self, hash: &str) -> Option<Arc<str>> {
         match &self.0 {
             Backend::Memory(cache) => cache.get(hash).await,
-            Backend::Redis {
-                connection, prefix, ..
-            } => {
-                let mut connection = connection.clone();
-                let found: redis::RedisResult<Option<String>> =
-                    connection.get(format!("{prefix}{hash}")).await;
-                found
-                    .inspect_err(
-                        |err| tracing::warn!(error = %err, "reading a persisted query failed"),
-                    )
-                    .ok()
-                    .flatten()
-                    .map(Arc::from)
+            Backend::Redis { store, .. } => {
+                let key = store.key(&format!("apq:{hash}"));
+                let found: Option<String> =
+                    store.call(store.connection().get(key)).await.ok().flatten();
+                found.map(Arc::from)
             }
         }
     }
@@ -68,18 +54,12 @@ impl PersistedQueries {
     pub async fn put(&self, hash: &str, query: &str) {
         match &self.0 {
             Backend::Memory(cache) => cache.insert(hash.to_owned(), Arc::from(query)).await,
-            Backend::Redis {
-                connection,
-                prefix,
-                ttl,
-            } => {
-                let mut connection = connection.clone();
-                let stored: redis::RedisResult<()> = connection
-                    .set_ex(format!("{prefix}{hash}"), query, ttl.as_secs().max(1))
+            Backend::Redis { store, ttl } => {
+                let key = store.key(&format!("apq:{hash}"));
+                // A registration that cannot be stored is asked for again.
+                let _ = store
+                    .call::<()>(store.connection().set_ex(key, query, ttl.as_secs().max(1)))
                     .await;
-                if let Err(err) = stored {
-                    tracing::warn!(error = %err, "storing a persisted query failed");
-                }
             }
         }
     }

@@ -9,18 +9,29 @@
 //! they are all current. So once a mutation's response has been received,
 //! no instance serves an entry computed before it: the entry was computed
 //! under an older generation of what the mutation changed.
+//!
+//! An increment that does not reach Redis is not dropped: the instance that
+//! made the write bypasses the cache until the increment is delivered
+//! (retried in the background and before every read), so its own clients
+//! never read around their write. Other instances can serve an older entry
+//! until then, for at most its max-age; if Redis itself was away, it holds
+//! no entries they could be served from.
 
 use std::{
     sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
+        Arc, Weak,
+        atomic::{AtomicU8, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use moka::{Expiry, future::Cache};
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
+
+use super::{RedisStore, StoreError};
+
+/// How often undelivered invalidations are retried.
+const RETRY_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The kinds of data a response can depend on, as a bit set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,10 +112,11 @@ pub struct ResponseCache(Backend);
 #[derive(Clone)]
 enum Backend {
     Redis {
-        connection: ConnectionManager,
-        prefix: Arc<str>,
+        store: RedisStore,
         /// The generation counters' keys, in the order of `KINDS`.
         generation_keys: Arc<[String; 4]>,
+        /// Kinds whose increment has not reached Redis yet.
+        undelivered: Arc<AtomicU8>,
     },
     Memory {
         entries: Cache<String, Arc<Entry>>,
@@ -123,13 +135,21 @@ impl Expiry<String, Arc<Entry>> for MaxAge {
 }
 
 impl ResponseCache {
-    pub fn redis(connection: ConnectionManager, prefix: &str) -> Self {
+    /// Must be called within a Tokio runtime: it starts the task that
+    /// retries undelivered invalidations.
+    pub fn redis(store: RedisStore) -> Self {
+        let generation_keys =
+            Arc::new(KINDS.map(|kind| store.key(&format!("responses:generation:{kind}"))));
+        let undelivered = Arc::new(AtomicU8::new(0));
+        tokio::spawn(redeliver(
+            store.clone(),
+            generation_keys.clone(),
+            Arc::downgrade(&undelivered),
+        ));
         Self(Backend::Redis {
-            connection,
-            generation_keys: Arc::new(
-                KINDS.map(|kind| format!("{prefix}responses:generation:{kind}")),
-            ),
-            prefix: Arc::from(format!("{prefix}responses:")),
+            store,
+            generation_keys,
+            undelivered,
         })
     }
 
@@ -172,20 +192,29 @@ impl ResponseCache {
                 (entry, current)
             }
             Backend::Redis {
-                connection,
-                prefix,
+                store,
                 generation_keys,
+                undelivered,
             } => {
-                let read: redis::RedisResult<(Option<Vec<u8>>, StoredGenerations)> = redis::pipe()
-                    .cmd("GET")
-                    .arg(format!("{prefix}entry:{key}"))
-                    .cmd("MGET")
-                    .arg(&generation_keys[..])
-                    .query_async(&mut connection.clone())
+                // Until this instance's writes are visible to every
+                // instance, it must not read what predates them.
+                if deliver(store, generation_keys, undelivered, Dependencies::default())
+                    .await
+                    .is_err()
+                {
+                    return Lookup::default();
+                }
+                let read: Result<(Option<Vec<u8>>, StoredGenerations), _> = store
+                    .call(
+                        redis::pipe()
+                            .cmd("GET")
+                            .arg(entry_key(store, key))
+                            .cmd("MGET")
+                            .arg(&generation_keys[..])
+                            .query_async(&mut store.connection()),
+                    )
                     .await;
-                let Ok((stored, values)) = read.inspect_err(
-                    |err| tracing::warn!(error = %err, "reading the response cache failed"),
-                ) else {
+                let Ok((stored, values)) = read else {
                     return Lookup::default();
                 };
                 let entry =
@@ -232,22 +261,21 @@ impl ResponseCache {
             Backend::Memory { entries, .. } => {
                 entries.insert(key.to_owned(), Arc::new(entry)).await
             }
-            Backend::Redis {
-                connection, prefix, ..
-            } => {
+            Backend::Redis { store, .. } => {
                 let Ok(stored) = serde_json::to_vec(&entry) else {
                     return;
                 };
-                let result: redis::RedisResult<()> = redis::cmd("SET")
-                    .arg(format!("{prefix}entry:{key}"))
-                    .arg(stored)
-                    .arg("EX")
-                    .arg(max_age.max(1))
-                    .query_async(&mut connection.clone())
+                // An answer that cannot be stored is computed again next time.
+                let _ = store
+                    .call::<()>(
+                        redis::cmd("SET")
+                            .arg(entry_key(store, key))
+                            .arg(stored)
+                            .arg("EX")
+                            .arg(max_age.max(1))
+                            .query_async(&mut store.connection()),
+                    )
                     .await;
-                if let Err(err) = result {
-                    tracing::warn!(error = %err, "storing a cached response failed");
-                }
             }
         }
     }
@@ -263,20 +291,71 @@ impl ResponseCache {
                 }
             }
             Backend::Redis {
-                connection,
+                store,
                 generation_keys,
-                ..
+                undelivered,
             } => {
-                let mut pipeline = redis::pipe();
-                for index in changed.indices() {
-                    pipeline.cmd("INCR").arg(&generation_keys[index]).ignore();
-                }
-                let result: redis::RedisResult<()> =
-                    pipeline.query_async(&mut connection.clone()).await;
-                if let Err(err) = result {
-                    tracing::error!(error = %err, "invalidating cached responses failed");
-                }
+                // Failure is remembered in `undelivered` and retried.
+                let _ = deliver(store, generation_keys, undelivered, changed).await;
             }
+        }
+    }
+}
+
+fn entry_key(store: &RedisStore, key: &str) -> String {
+    store.key(&format!("responses:entry:{key}"))
+}
+
+/// Increments the generations of `changed` and of every kind whose earlier
+/// increment was not delivered; what fails now stays undelivered.
+async fn deliver(
+    store: &RedisStore,
+    generation_keys: &[String; 4],
+    undelivered: &AtomicU8,
+    changed: Dependencies,
+) -> Result<(), StoreError> {
+    if changed == Dependencies::default() && undelivered.load(Ordering::Acquire) == 0 {
+        return Ok(());
+    }
+    let kinds = changed.union(Dependencies::from_bits(
+        undelivered.swap(0, Ordering::AcqRel),
+    ));
+    if kinds == Dependencies::default() {
+        return Ok(());
+    }
+    let mut pipeline = redis::pipe();
+    for index in kinds.indices() {
+        pipeline.cmd("INCR").arg(&generation_keys[index]).ignore();
+    }
+    let result = store
+        .call(pipeline.query_async::<()>(&mut store.connection()))
+        .await;
+    if result.is_err() {
+        undelivered.fetch_or(kinds.bits(), Ordering::AcqRel);
+    }
+    result
+}
+
+/// Retries undelivered invalidations until the cache is dropped.
+async fn redeliver(
+    store: RedisStore,
+    generation_keys: Arc<[String; 4]>,
+    undelivered: Weak<AtomicU8>,
+) {
+    let mut interval = tokio::time::interval(RETRY_INTERVAL);
+    loop {
+        interval.tick().await;
+        let Some(undelivered) = undelivered.upgrade() else {
+            return;
+        };
+        if undelivered.load(Ordering::Acquire) != 0 {
+            let _ = deliver(
+                &store,
+                &generation_keys,
+                &undelivered,
+                Dependencies::default(),
+            )
+            .await;
         }
     }
 }

@@ -9,9 +9,10 @@
 use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
-use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+
+use crate::cache::RedisStore;
 
 /// What happened, by id: subscribers load what they may see themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +42,7 @@ const LOCAL_CAPACITY: usize = 4_096;
 #[derive(Clone)]
 pub struct EventBus {
     local: broadcast::Sender<Arc<Event>>,
-    redis: Option<(ConnectionManager, Arc<str>)>,
+    redis: Option<(RedisStore, Arc<str>)>,
 }
 
 impl EventBus {
@@ -56,9 +57,9 @@ impl EventBus {
     /// Events go through `channel` on Redis; a background task relays what
     /// arrives there to this process's subscribers, resubscribing after a
     /// lost connection.
-    pub fn redis(client: redis::Client, publisher: ConnectionManager, channel: &str) -> Self {
+    pub fn redis(client: redis::Client, publisher: RedisStore) -> Self {
         let local = broadcast::channel(LOCAL_CAPACITY).0;
-        let channel: Arc<str> = Arc::from(channel);
+        let channel: Arc<str> = Arc::from(publisher.key("events"));
         tokio::spawn(relay(client, channel.clone(), local.clone()));
         Self {
             local,
@@ -86,15 +87,15 @@ impl EventBus {
                         return;
                     }
                 };
-                let mut publisher = publisher.clone();
-                let published: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-                    .arg(channel.as_ref())
-                    .arg(payload)
-                    .query_async(&mut publisher)
+                // A lost event is logged with the outage, and counted.
+                let _ = publisher
+                    .call::<i64>(
+                        redis::cmd("PUBLISH")
+                            .arg(channel.as_ref())
+                            .arg(payload)
+                            .query_async(&mut publisher.connection()),
+                    )
                     .await;
-                if let Err(err) = published {
-                    tracing::warn!(error = %err, ?event, "publishing an event to Redis failed");
-                }
             }
         }
     }

@@ -60,7 +60,7 @@ pub fn classify(err: &mut ServerError) {
         .source::<ServiceError>()
         .or_else(|| err.source::<Arc<ServiceError>>().map(AsRef::as_ref));
     let retry_after = match source {
-        Some(ServiceError::RateLimited { retry_after }) => Some(retry_after_secs(retry_after)),
+        Some(ServiceError::RateLimited { retry_after, .. }) => Some(retry_after_secs(retry_after)),
         _ => None,
     };
     let (code, field, message) = match source {
@@ -224,7 +224,8 @@ impl Extension for ErrorCodesExtension {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         next.run(ctx).await.map_err(|mut errors| {
-            for err in &mut errors {
+            // Refusals raised by services (a rate limit) keep their own code.
+            for err in errors.iter_mut().filter(|err| err.source.is_none()) {
                 set_code(err, GRAPHQL_VALIDATION_FAILED);
             }
             errors

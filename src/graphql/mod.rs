@@ -2,6 +2,7 @@
 
 mod connection;
 mod context;
+mod cost_limit;
 pub mod dependencies;
 pub mod errors;
 mod inputs;
@@ -31,6 +32,7 @@ pub fn build_schema(state: Option<AppState>, limits: QueryLimits) -> FolioSchema
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .extension(errors::ErrorCodes)
         .extension(dependencies::CacheDependencies)
+        .extension(cost_limit::CostLimit)
         .extension(limits::ShapeLimits(limits))
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity);

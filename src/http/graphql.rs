@@ -311,22 +311,37 @@ fn prepare(headers: &HeaderMap, kind: caching::Request, response: &BatchResponse
     let content_type = content_type(headers);
     let extra_headers = match response {
         BatchResponse::Single(single) => single.http_headers.clone(),
-        BatchResponse::Batch(responses) => responses
-            .iter()
-            .flat_map(|response| response.http_headers.clone())
-            .filter_map(|(name, value)| Some((name?, value)))
-            .collect(),
-    };
-    let failed_before_execution = match response {
-        BatchResponse::Single(single) => {
-            single.data == async_graphql::Value::Null && !single.errors.is_empty()
+        // One value per header: the longest `Retry-After`, and otherwise
+        // the last operation's (its budget is the most current).
+        BatchResponse::Batch(responses) => {
+            let seconds = |value: &HeaderValue| value.to_str().ok()?.parse::<u64>().ok();
+            let mut merged = HeaderMap::new();
+            for (name, value) in responses.iter().flat_map(|r| r.http_headers.iter()) {
+                let shorter = name == header::RETRY_AFTER
+                    && merged
+                        .get(name)
+                        .is_some_and(|kept| seconds(kept) >= seconds(value));
+                if !shorter {
+                    merged.insert(name, value.clone());
+                }
+            }
+            merged
         }
-        BatchResponse::Batch(_) => false,
     };
-    let status = if content_type == GRAPHQL_RESPONSE_JSON && failed_before_execution {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let status = match response {
+        // Refused for its cost before anything ran: an HTTP-level refusal,
+        // which clients and proxies know to back off from.
+        BatchResponse::Single(single)
+            if failed_before_execution(single) && rate_limited(single) =>
+        {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        BatchResponse::Single(single)
+            if content_type == GRAPHQL_RESPONSE_JSON && failed_before_execution(single) =>
+        {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::OK,
     };
     Prepared {
         status,
@@ -335,6 +350,24 @@ fn prepare(headers: &HeaderMap, kind: caching::Request, response: &BatchResponse
         extra_headers,
         body: serde_json::to_string(response).unwrap_or_else(|_| "{}".to_owned()),
     }
+}
+
+/// No execution started: the request was refused before any resolver ran
+/// (execution errors always carry the path of their field).
+fn failed_before_execution(response: &Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+fn rate_limited(response: &Response) -> bool {
+    response.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            == Some(&async_graphql::Value::from(errors::RATE_LIMITED))
+    })
 }
 
 /// Sends `prepared`. GET responses carry an `ETag`, and a matching

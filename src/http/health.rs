@@ -14,15 +14,12 @@ pub async fn ready(State(state): State<HttpState>) -> (StatusCode, Json<Value>) 
     let database = state.app.db.ping().await.is_ok();
     let redis = match &state.app.redis {
         None => None,
-        Some(redis) => {
-            let mut redis = redis.clone();
-            Some(
-                redis::cmd("PING")
-                    .query_async::<String>(&mut redis)
-                    .await
-                    .is_ok(),
-            )
-        }
+        Some(redis) => Some(
+            redis
+                .call(redis::cmd("PING").query_async::<String>(&mut redis.connection()))
+                .await
+                .is_ok(),
+        ),
     };
     let status = |ok: bool| if ok { "ok" } else { "unavailable" };
     let mut checks = json!({ "database": status(database) });

@@ -29,8 +29,11 @@ pub enum ServiceError {
     Forbidden(&'static str),
     /// RATE_LIMITED, with `extensions.retryAfter` (seconds) and a
     /// `Retry-After` header.
-    #[error("too many attempts; retry in {} seconds", retry_after_secs(.retry_after))]
-    RateLimited { retry_after: std::time::Duration },
+    #[error("{reason}; retry in {} seconds", retry_after_secs(.retry_after))]
+    RateLimited {
+        reason: String,
+        retry_after: std::time::Duration,
+    },
     /// INTERNAL_SERVER_ERROR, with no detail: logged server-side only.
     #[error("database error: {0}")]
     Database(#[from] DbErr),

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod articles;
 pub mod comments;
+pub mod cost_limits;
 mod error;
 pub mod pagination;
 pub mod social;

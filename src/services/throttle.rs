@@ -10,7 +10,7 @@ use std::{net::IpAddr, time::Duration};
 
 use sha2::{Digest, Sha256};
 
-use super::{ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult, cost_limits::block};
 use crate::cache::Counters;
 
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +37,7 @@ impl LoginThrottle {
         let account: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
         (
             format!("login:account:{account}"),
-            address.map(|address| format!("login:address:{address}")),
+            address.map(|address| format!("login:address:{}", block(address))),
         )
     }
 
@@ -50,17 +50,19 @@ impl LoginThrottle {
             (address, self.limits.per_address),
         ] {
             let Some(key) = key else { continue };
-            match self.counters.current(&key).await {
-                Ok(Some(window)) if window.count >= limit => {
-                    retry_after = retry_after.max(Some(window.resets_in));
-                }
-                Ok(_) => {}
-                // Failing open: an unreachable Redis must not lock everyone out.
-                Err(err) => tracing::warn!(error = %err, "login throttle unavailable"),
+            // An unreadable count fails open: an unreachable Redis must not
+            // lock everyone out.
+            if let Ok(Some(window)) = self.counters.current(&key).await
+                && window.count >= limit
+            {
+                retry_after = retry_after.max(Some(window.resets_in));
             }
         }
         match retry_after {
-            Some(retry_after) => Err(ServiceError::RateLimited { retry_after }),
+            Some(retry_after) => Err(ServiceError::RateLimited {
+                reason: "too many failed logins".to_owned(),
+                retry_after,
+            }),
             None => Ok(()),
         }
     }
@@ -68,9 +70,7 @@ impl LoginThrottle {
     pub async fn record_failure(&self, email: &str, address: Option<IpAddr>) {
         let (account, address) = Self::keys(email, address);
         for key in [Some(account), address].into_iter().flatten() {
-            if let Err(err) = self.counters.increment(&key, self.limits.window).await {
-                tracing::warn!(error = %err, "login throttle unavailable");
-            }
+            let _ = self.counters.increment(&key, self.limits.window).await;
         }
     }
 
@@ -78,8 +78,6 @@ impl LoginThrottle {
     /// one right guess must not reset a spray across many accounts).
     pub async fn record_success(&self, email: &str) {
         let (account, _) = Self::keys(email, None);
-        if let Err(err) = self.counters.reset(&account).await {
-            tracing::warn!(error = %err, "login throttle unavailable");
-        }
+        let _ = self.counters.reset(&account).await;
     }
 }

@@ -152,6 +152,9 @@ pub fn settings(database_url: &str) -> ServeSettings {
         skip_migrations: false,
         apq_ttl: 3600,
         response_cache: true,
+        cost_per_address: None,
+        cost_per_user: None,
+        cost_window: 60,
         websocket: WebSocketSettings {
             ws_init_timeout: 10,
             ws_keepalive: 15,

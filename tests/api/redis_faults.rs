@@ -54,6 +54,17 @@ impl OwnRedis {
         panic!("redis-server did not start");
     }
 
+    /// Runs a command on this Redis.
+    async fn command(&self, args: &[&str]) {
+        let client = redis::Client::open(self.url()).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        redis::cmd(args[0])
+            .arg(&args[1..])
+            .query_async::<()>(&mut connection)
+            .await
+            .unwrap();
+    }
+
     fn stop(&mut self) {
         if let Some(mut process) = self.process.take() {
             let _ = process.kill();
@@ -72,7 +83,12 @@ impl Drop for OwnRedis {
 async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
     let mut redis = OwnRedis::start();
     let url = redis.url();
-    let app = spawn_app_with(|s| s.redis_url = Some(url)).await;
+    let app = spawn_app_with(|s| {
+        s.redis_url = Some(url);
+        s.max_complexity = 100;
+        s.cost_per_address = Some(100);
+    })
+    .await;
     let author = app.register("steady").await;
     let article = app.create_article(&author, "Weather", &[], true).await;
     let slug = article["slug"].as_str().unwrap();
@@ -104,6 +120,10 @@ async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
         )
         .await;
     data(&login);
+    // Cost budgets fail open: this is twice the budget.
+    for _ in 0..200 {
+        data(&app.query("{ __typename }", json!({})).await);
+    }
     // Persisted queries fall back to the client sending the text.
     let hash = format!("{:x}", Sha256::digest(query.as_bytes()));
     let persisted = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
@@ -126,5 +146,69 @@ async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
     }
     assert!(cached_again, "Folio caches in Redis again once it is back");
     let (seen, _) = app.read(&query).await;
+    assert_eq!(seen["article"]["comments"]["totalCount"], 1);
+    // And budgets are enforced again.
+    let mut limited = false;
+    for _ in 0..200 {
+        if code_or_none(&app.query("{ __typename }", json!({})).await)
+            == Some("RATE_LIMITED".into())
+        {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the budget applies once Redis is back");
+}
+
+fn code_or_none(response: &serde_json::Value) -> Option<String> {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_write_whose_invalidation_fails_is_never_read_around() {
+    let redis = OwnRedis::start();
+    let url = redis.url();
+    let app = spawn_app_with(|s| {
+        s.redis_url = Some(url);
+        s.cost_per_address = Some(0);
+        s.cost_per_user = Some(0);
+    })
+    .await;
+    let author = app.register("patient").await;
+    let article = app.create_article(&author, "Paused", &[], true).await;
+    let slug = article["slug"].as_str().unwrap();
+    let query =
+        format!("{{ article(slug: \"{slug}\") {{ comments(first: 1) {{ totalCount }} }} }}");
+    app.read(&query).await;
+    assert_eq!(app.read(&query).await.1, 0, "cached in Redis");
+
+    // Redis keeps serving the stale entry but refuses the increments that
+    // would invalidate it (as a write that times out would leave things).
+    redis.command(&["ACL", "SETUSER", "default", "-incr"]).await;
+    let commented = app
+        .query_as(
+            &author,
+            "mutation($id: ID!) { addComment(articleId: $id, body: \"held up\") { id } }",
+            json!({ "id": article["id"] }),
+        )
+        .await;
+    data(&commented);
+    // Past the moment Folio leaves a failing Redis alone: the read goes to
+    // Redis again, where the stale entry still is.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (seen, _) = app.read(&query).await;
+    assert_eq!(
+        seen["article"]["comments"]["totalCount"], 1,
+        "the writer's next read is not served from before its write"
+    );
+
+    // Once the increment gets through, the cache is used again.
+    redis.command(&["ACL", "SETUSER", "default", "+incr"]).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    app.read(&query).await;
+    let (seen, cost) = app.read(&query).await;
+    assert_eq!(cost, 0);
     assert_eq!(seen["article"]["comments"]["totalCount"], 1);
 }

@@ -488,3 +488,29 @@ async fn every_identical_subscriber_hears_a_refusal() {
         assert_eq!(code, "NOT_FOUND", "{message}");
     }
 }
+
+#[tokio::test]
+async fn starting_a_subscription_spends_the_same_cost_budget() {
+    let app = spawn_app_with(|s| {
+        s.max_complexity = 100;
+        s.cost_per_user = Some(100);
+        s.response_cache = false;
+    })
+    .await;
+    let author = app.register("budgeted").await;
+    let article = app.create_article(&author, "Counted", &[], true).await;
+    // Spent to the last unit, one unit at a time.
+    for _ in 0..100 {
+        if app.query_as(&author, "{ __typename }", json!({})).await["errors"].is_array() {
+            break;
+        }
+    }
+    let mut socket =
+        watch_comments(&app, "graphql-transport-ws", Some(&author.token), &article).await;
+    let message = receive(&mut socket).await;
+    let error = &message["payload"]["errors"][0];
+    assert_eq!(error["extensions"]["code"], "RATE_LIMITED", "{message}");
+    assert!(error["extensions"]["retryAfter"].as_u64() > Some(0));
+    assert!(message["payload"]["data"].is_null());
+    assert_eq!(receive(&mut socket).await["type"], "complete");
+}
