@@ -1,10 +1,13 @@
-use std::{net::IpAddr, sync::Arc};
+use std::{
+    net::IpAddr,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
 use super::loaders::{Loaders, PublicLoaders};
-use crate::{app::AppState, policy::Viewer};
+use crate::{app::AppState, cache::responses::Scope, policy::Viewer};
 
 /// What one request carries: who is asking and that request's loaders. The
 /// loaders that answer for a viewer are created per request, so an answer
@@ -15,6 +18,9 @@ pub struct RequestData {
     /// The client's address, when known.
     pub client: Option<IpAddr>,
     pub loaders: Loaders,
+    /// The parts of their kinds the running mutation changed (see
+    /// `dependencies::wrote_within`).
+    pub written: Mutex<Vec<Scope>>,
 }
 
 impl RequestData {
@@ -23,6 +29,7 @@ impl RequestData {
             viewer,
             client,
             loaders: Loaders::new(state.db.clone(), viewer, state.dataloader_delay),
+            written: Mutex::default(),
         }
     }
 
@@ -39,6 +46,7 @@ impl RequestData {
             viewer,
             client,
             loaders: Loaders::sharing(public, state.db.clone(), viewer, state.dataloader_delay),
+            written: Mutex::default(),
         }
     }
 }

@@ -2,12 +2,14 @@ use async_graphql::{Context, ID, Object};
 
 use super::{
     context::ContextExt,
+    dependencies,
     inputs::{
         CreateArticleInput, LoginInput, RegisterInput, Role, UpdateArticleInput, UpdateViewerInput,
     },
     types::{Article, AuthPayload, Comment, User},
 };
 use crate::{
+    cache::responses::Scope,
     db::entities::article,
     domain::{CommentBody, GlobalId, NodeKind},
     events::Event,
@@ -131,6 +133,7 @@ impl MutationRoot {
     async fn delete_article(&self, ctx: &Context<'_>, id: ID) -> Result<ID, ServiceError> {
         let article = article_id("id", &id)?;
         articles::delete(ctx.db(), ctx.viewer(), article).await?;
+        dependencies::wrote_within(ctx, Scope::CommentsOf(article));
         Ok(id)
     }
 
@@ -177,6 +180,7 @@ impl MutationRoot {
         let article = self::article_id("articleId", &article_id)?;
         let body = CommentBody::parse(&body)?;
         let comment = comments::add(ctx.db(), ctx.viewer(), article, body).await?;
+        dependencies::wrote_within(ctx, Scope::CommentsOf(comment.article_id));
         publish_event(
             ctx,
             Event::CommentAdded {
@@ -192,7 +196,8 @@ impl MutationRoot {
     /// ADMIN. Returns the id of the deleted comment.
     async fn delete_comment(&self, ctx: &Context<'_>, id: ID) -> Result<ID, ServiceError> {
         let comment = GlobalId::decode_as("id", &id, NodeKind::Comment)?;
-        comments::delete(ctx.db(), ctx.viewer(), comment).await?;
+        let deleted = comments::delete(ctx.db(), ctx.viewer(), comment).await?;
+        dependencies::wrote_within(ctx, Scope::CommentsOf(deleted.article_id));
         Ok(id)
     }
 

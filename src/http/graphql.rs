@@ -166,12 +166,11 @@ async fn through_cache(
         && single.cache_control.public
         && let Ok(max_age @ 1..) = u32::try_from(single.cache_control.max_age)
     {
-        let dependencies = recorder.dependencies();
         cache
             .put(
                 &key,
                 generations,
-                dependencies,
+                &recorder.reads(),
                 max_age,
                 prepared.body.clone(),
             )

@@ -47,11 +47,12 @@ pub async fn add(
     Ok(comment)
 }
 
+/// Deletes a comment; returns what it was.
 pub async fn delete(
     db: &DatabaseConnection,
     viewer: Option<&Viewer>,
     id: i64,
-) -> ServiceResult<()> {
+) -> ServiceResult<comment::Model> {
     let viewer = require_viewer(viewer)?;
     let txn = db.begin().await?;
     let (comment, article) = visible(&txn, Some(viewer), id)
@@ -64,7 +65,7 @@ pub async fn delete(
     }
     comment::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
-    Ok(())
+    Ok(comment)
 }
 
 /// A comment and its article, if the viewer may read the article.

@@ -37,6 +37,68 @@ async fn a_repeated_anonymous_query_is_served_without_the_database() {
     assert_eq!(app.read(query).await.1, 0, "comments are not part of it");
 }
 
+#[tokio::test]
+async fn a_comment_invalidates_its_own_article_page_and_no_other() {
+    let app = spawn_app().await;
+    let author = app.register("pages").await;
+    let reader = app.register("talker").await;
+    let page = |slug: &str| {
+        format!(
+            "{{ article(slug: \"{slug}\") {{ title comments(first: 5) {{ totalCount nodes {{ body }} }} }} }}"
+        )
+    };
+    let first = app.create_article(&author, "First", &[], true).await;
+    let second = app.create_article(&author, "Second", &[], true).await;
+    let (first_page, second_page) = (
+        page(first["slug"].as_str().unwrap()),
+        page(second["slug"].as_str().unwrap()),
+    );
+    for query in [&first_page, &second_page] {
+        app.read(query).await;
+        assert_eq!(app.read(query).await.1, 0, "cached");
+    }
+
+    let comment = mutate(
+        &app,
+        &reader,
+        "mutation($id: ID!) { addComment(articleId: $id, body: \"on first\") { id } }",
+        json!({ "id": first["id"] }),
+    )
+    .await;
+    let (seen, cost) = app.read(&first_page).await;
+    assert!(cost > 0);
+    assert_eq!(seen["article"]["comments"]["totalCount"], 1);
+    assert_eq!(
+        app.read(&second_page).await.1,
+        0,
+        "a comment on another article leaves this page cached"
+    );
+
+    app.read(&first_page).await;
+    mutate(
+        &app,
+        &reader,
+        "mutation($id: ID!) { deleteComment(id: $id) }",
+        json!({ "id": comment["addComment"]["id"] }),
+    )
+    .await;
+    let (seen, _) = app.read(&first_page).await;
+    assert_eq!(seen["article"]["comments"]["totalCount"], 0);
+    assert_eq!(app.read(&second_page).await.1, 0);
+
+    // Deleting an article takes its comments with it, and changes articles:
+    // every article page is computed again.
+    mutate(
+        &app,
+        &author,
+        "mutation($id: ID!) { deleteArticle(id: $id) }",
+        json!({ "id": first["id"] }),
+    )
+    .await;
+    assert!(app.read(&first_page).await.0["article"].is_null());
+    assert!(app.read(&second_page).await.1 > 0);
+}
+
 /// Whether the profile and page read after a write show it.
 type Freshness = Box<dyn Fn(&Value, &Value) -> bool>;
 

@@ -4,11 +4,13 @@ use chrono::{DateTime, Utc};
 
 use super::{Comment, User, global_id};
 use crate::{
+    cache::responses::Scope,
     db::entities::article,
     domain::NodeKind,
     graphql::{
         connection::{ListConnection, connection, page_request},
         context::ContextExt,
+        dependencies,
         inputs::ArticleStatus,
         loaders::page_of,
     },
@@ -127,6 +129,7 @@ impl Article {
         before: Option<String>,
     ) -> async_graphql::Result<ListConnection<Comment>> {
         let request = page_request(comments::SCOPE, first, after, last, before)?;
+        dependencies::read_within(ctx, Scope::CommentsOf(self.row.id));
         let alone = comments::for_article(ctx.db(), self.row.id, &request);
         let loader = &ctx.loaders().comment_pages;
         let page = page_of(loader, self.row.id, &request, (), alone).await?;
