@@ -110,7 +110,7 @@ impl Application {
         let cost_limits = settings.cost_limits()?;
         let counters = match &store {
             Some(store) => Counters::redis(store.clone()),
-            None => Counters::memory(login_window.max(cost_limits.window)),
+            None => Counters::memory(),
         };
         let apq_ttl = Duration::from_secs(settings.apq_ttl);
         let persisted = match &store {

@@ -2,13 +2,13 @@
 //! logins) or sum costs (query cost budgets).
 
 use std::{
-    sync::{Arc, LazyLock},
+    collections::HashMap,
+    sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
-use moka::{future::Cache, ops::compute::Op};
 use redis::Script;
-use tokio::{sync::Mutex, time::Instant};
+use tokio::time::Instant;
 
 use super::{RedisStore, StoreError};
 
@@ -35,12 +35,44 @@ pub struct Counters(Backend);
 #[derive(Clone)]
 enum Backend {
     Redis(RedisStore),
-    Memory {
-        windows: Cache<String, (u64, Instant)>,
-        /// Charging reads several windows and then writes them all; in
-        /// process, this makes that one step, as the Lua script does in Redis.
-        charging: Arc<Mutex<()>>,
-    },
+    /// Every request of a process goes through here, so a plain map under a
+    /// lock held for a few hash operations, never across an await.
+    Memory(Arc<Mutex<Windows>>),
+}
+
+/// In-process windows, each with its count and when it closes.
+struct Windows {
+    open: HashMap<String, (u64, Instant)>,
+    /// Closed windows are swept out once the map reaches this size.
+    sweep_at: usize,
+}
+
+impl Windows {
+    fn current(&self, key: &str, now: Instant) -> Option<(u64, Instant)> {
+        self.open.get(key).copied().filter(|(_, ends)| *ends > now)
+    }
+
+    fn set(&mut self, key: &str, window: (u64, Instant), now: Instant) {
+        if self.open.len() >= self.sweep_at {
+            self.open.retain(|_, (_, ends)| *ends > now);
+            self.sweep_at = (self.open.len() * 2).max(MIN_SWEEP);
+        }
+        match self.open.get_mut(key) {
+            Some(open) => *open = window,
+            None => {
+                self.open.insert(key.to_owned(), window);
+            }
+        }
+    }
+}
+
+const MIN_SWEEP: usize = 1024;
+
+fn window_of((count, ends): (u64, Instant), now: Instant) -> Window {
+    Window {
+        count,
+        resets_in: ends.saturating_duration_since(now),
+    }
 }
 
 /// INCR with the expiry set when the window opens, in one atomic step; a key
@@ -100,15 +132,15 @@ impl Counters {
         Self(Backend::Redis(store))
     }
 
-    /// In-process counters; `longest_window` bounds how long an entry lives.
-    pub fn memory(longest_window: Duration) -> Self {
-        Self(Backend::Memory {
-            windows: Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_live(longest_window)
-                .build(),
-            charging: Arc::default(),
-        })
+    pub fn memory() -> Self {
+        Self(Backend::Memory(Arc::new(Mutex::new(Windows {
+            open: HashMap::new(),
+            sweep_at: MIN_SWEEP,
+        }))))
+    }
+
+    fn windows(windows: &Mutex<Windows>) -> MutexGuard<'_, Windows> {
+        windows.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts one more event in the window of `key`, opening a window of
@@ -129,26 +161,15 @@ impl Counters {
                     resets_in: Duration::from_millis(ttl.max(0).unsigned_abs()),
                 })
             }
-            Backend::Memory { windows, .. } => {
+            Backend::Memory(windows) => {
                 let now = Instant::now();
-                let result = windows
-                    .entry(key.to_owned())
-                    .and_compute_with(|entry| {
-                        let next = match entry.map(|entry| entry.into_value()) {
-                            Some((count, ends)) if ends > now => (count + 1, ends),
-                            _ => (1, now + window),
-                        };
-                        std::future::ready(Op::Put(next))
-                    })
-                    .await;
-                let (count, ends) = result
-                    .into_entry()
-                    .map(|entry| entry.into_value())
-                    .unwrap_or((1, now + window));
-                Ok(Window {
-                    count,
-                    resets_in: ends.saturating_duration_since(now),
-                })
+                let mut windows = Self::windows(windows);
+                let next = match windows.current(key, now) {
+                    Some((count, ends)) => (count + 1, ends),
+                    None => (1, now + window),
+                };
+                windows.set(key, next, now);
+                Ok(window_of(next, now))
             }
         }
     }
@@ -184,32 +205,28 @@ impl Counters {
                     windows,
                 })
             }
-            Backend::Memory { windows, charging } => {
-                let _one_at_a_time = charging.lock().await;
+            Backend::Memory(windows) => {
                 let now = Instant::now();
-                let mut current = Vec::with_capacity(budgets.len());
-                for (key, _) in budgets {
-                    let open = windows.get(key).await.filter(|(_, ends)| *ends > now);
-                    current.push(open.unwrap_or((0, now + window)));
-                }
+                let mut windows = Self::windows(windows);
+                let mut current: Vec<(u64, Instant)> = budgets
+                    .iter()
+                    .map(|(key, _)| windows.current(key, now).unwrap_or((0, now + window)))
+                    .collect();
                 let accepted = budgets
                     .iter()
                     .zip(&current)
                     .all(|((_, limit), (used, _))| used.saturating_add(cost) <= *limit);
                 if accepted {
-                    for ((key, _), (used, ends)) in budgets.iter().zip(&mut current) {
-                        *used += cost;
-                        windows.insert(key.clone(), (*used, *ends)).await;
+                    for ((key, _), open) in budgets.iter().zip(&mut current) {
+                        open.0 += cost;
+                        windows.set(key, *open, now);
                     }
                 }
                 Ok(Charge {
                     accepted,
                     windows: current
                         .into_iter()
-                        .map(|(count, ends)| Window {
-                            count,
-                            resets_in: ends.saturating_duration_since(now),
-                        })
+                        .map(|open| window_of(open, now))
                         .collect(),
                 })
             }
@@ -234,16 +251,10 @@ impl Counters {
                     resets_in: Duration::from_millis(ttl.unsigned_abs()),
                 }))
             }
-            Backend::Memory { windows, .. } => {
+            Backend::Memory(windows) => {
                 let now = Instant::now();
-                Ok(windows
-                    .get(key)
-                    .await
-                    .filter(|(_, ends)| *ends > now)
-                    .map(|(count, ends)| Window {
-                        count,
-                        resets_in: ends.saturating_duration_since(now),
-                    }))
+                let open = Self::windows(windows).current(key, now);
+                Ok(open.map(|open| window_of(open, now)))
             }
         }
     }
@@ -259,7 +270,9 @@ impl Counters {
                     )
                     .await?;
             }
-            Backend::Memory { windows, .. } => windows.invalidate(key).await,
+            Backend::Memory(windows) => {
+                Self::windows(windows).open.remove(key);
+            }
         }
         Ok(())
     }
@@ -271,7 +284,7 @@ mod tests {
 
     #[tokio::test]
     async fn memory_windows_count_and_reset() {
-        let counters = Counters::memory(Duration::from_secs(60));
+        let counters = Counters::memory();
         let window = Duration::from_secs(30);
         assert_eq!(counters.current("k").await.unwrap(), None);
         assert_eq!(counters.increment("k", window).await.unwrap().count, 1);
@@ -285,7 +298,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn memory_windows_close() {
-        let counters = Counters::memory(Duration::from_secs(60));
+        let counters = Counters::memory();
         counters
             .increment("k", Duration::from_secs(1))
             .await
@@ -304,7 +317,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_charge_fits_every_budget_or_spends_nothing() {
-        let counters = Counters::memory(Duration::from_secs(60));
+        let counters = Counters::memory();
         let window = Duration::from_secs(60);
         let budgets = [("a".to_owned(), 100), ("b".to_owned(), 50)];
         let first = counters.charge(&budgets, 40, window).await.unwrap();

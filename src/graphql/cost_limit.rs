@@ -4,12 +4,9 @@
 //! `RateLimit-Reset` headers (IETF draft names, as most APIs send them); a
 //! refusal is RATE_LIMITED with `Retry-After`.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
-use async_graphql::{
-    Response, ServerError, ValidationResult,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextValidation},
-};
+use async_graphql::{Response, ServerError, extensions::ExtensionContext};
 use axum::http::{HeaderName, HeaderValue};
 
 use super::RequestData;
@@ -22,76 +19,51 @@ use crate::{
     },
 };
 
-pub struct CostLimit;
-
-impl ExtensionFactory for CostLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CostLimitExtension::default())
+/// Charges the operation's cost (`complexity`, from validation) to the
+/// client's budgets: the budget to report, and the refusal if it did not fit.
+pub(super) async fn charge(
+    ctx: &ExtensionContext<'_>,
+    complexity: usize,
+) -> (Option<Budget>, Result<(), ServerError>) {
+    let (Some(state), Some(request)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<RequestData>())
+    else {
+        return (None, Ok(()));
+    };
+    // Even an operation that selects nothing costs a request.
+    let cost = u64::try_from(complexity).unwrap_or(u64::MAX).max(1);
+    let viewer = request.viewer.map(|viewer| viewer.id);
+    match state
+        .cost_limiter
+        .charge(cost, request.client, viewer)
+        .await
+    {
+        Charge::Accepted(budget) => (budget, Ok(())),
+        Charge::Refused(budget) => {
+            let refusal = ServiceError::RateLimited {
+                reason: format!(
+                    "this operation costs {cost} and {} of the budget of {} remain in this window",
+                    budget.remaining, budget.limit
+                ),
+                retry_after: budget.resets_in,
+            };
+            // The message and code come from the source, in `errors`.
+            let mut error = ServerError::new(refusal.to_string(), None);
+            error.source = Some(Arc::new(refusal));
+            (Some(budget), Err(error))
+        }
     }
 }
 
-/// One per operation.
-#[derive(Default)]
-struct CostLimitExtension {
-    budget: Mutex<Option<Budget>>,
-}
-
-#[async_trait::async_trait]
-impl Extension for CostLimitExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        let budget = *self.budget.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(budget) = budget {
-            for (name, value) in [
-                ("ratelimit-limit", budget.limit),
-                ("ratelimit-remaining", budget.remaining),
-                ("ratelimit-reset", retry_after_secs(&budget.resets_in)),
-            ] {
-                response
-                    .http_headers
-                    .insert(HeaderName::from_static(name), HeaderValue::from(value));
-            }
-        }
+/// Puts `budget` in the response's headers.
+pub(super) fn report(budget: Option<Budget>, response: &mut Response) {
+    let Some(budget) = budget else { return };
+    for (name, value) in [
+        ("ratelimit-limit", budget.limit),
+        ("ratelimit-remaining", budget.remaining),
+        ("ratelimit-reset", retry_after_secs(&budget.resets_in)),
+    ] {
         response
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        let (Some(state), Some(request)) =
-            (ctx.data_opt::<AppState>(), ctx.data_opt::<RequestData>())
-        else {
-            return Ok(result);
-        };
-        // Even an operation that selects nothing costs a request.
-        let cost = u64::try_from(result.complexity).unwrap_or(u64::MAX).max(1);
-        let viewer = request.viewer.map(|viewer| viewer.id);
-        match state
-            .cost_limiter
-            .charge(cost, request.client, viewer)
-            .await
-        {
-            Charge::Accepted(budget) => {
-                *self.budget.lock().unwrap_or_else(PoisonError::into_inner) = budget;
-                Ok(result)
-            }
-            Charge::Refused(budget) => {
-                *self.budget.lock().unwrap_or_else(PoisonError::into_inner) = Some(budget);
-                let refusal = ServiceError::RateLimited {
-                    reason: format!(
-                        "this operation costs {cost} and {} of the budget of {} remain in this window",
-                        budget.remaining, budget.limit
-                    ),
-                    retry_after: budget.resets_in,
-                };
-                // The message and code come from the source, in `errors`.
-                let mut error = ServerError::new(refusal.to_string(), None);
-                error.source = Some(Arc::new(refusal));
-                Err(vec![error])
-            }
-        }
+            .http_headers
+            .insert(HeaderName::from_static(name), HeaderValue::from(value));
     }
 }

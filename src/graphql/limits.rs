@@ -1,5 +1,5 @@
 //! Limits on what one request may ask for, all checked before any resolver
-//! runs.
+//! runs, by one extension (each extension costs every request a little):
 //!
 //! - Depth and complexity use async-graphql's validation, with connection
 //!   fields annotated so a page counts as its size times the cost of what is
@@ -9,16 +9,27 @@
 //!   selections once fragments are expanded) is checked right after parsing,
 //!   by a walk that visits each fragment once: a document whose fragments
 //!   spread each other exponentially is refused without being expanded.
+//! - The cost (the complexity) is then charged to the client's rate-limit
+//!   budgets (`cost_limit`).
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use async_graphql::{
-    ServerError, ServerResult, Variables,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery},
+    Response, ServerError, ServerResult, ValidationResult, Variables,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
+    },
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use crate::domain::cursor::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use super::cost_limit;
+use crate::{
+    domain::cursor::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE},
+    services::cost_limits::Budget,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueryLimits {
@@ -52,19 +63,34 @@ pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: 
     1 + usize::try_from(size).unwrap_or(usize::MAX) * child_complexity
 }
 
-/// Checks the shape limits of every parsed document.
-pub struct ShapeLimits(pub QueryLimits);
+/// Checks the limits of every operation.
+pub struct Limits(pub QueryLimits);
 
-impl ExtensionFactory for ShapeLimits {
+impl ExtensionFactory for Limits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ShapeLimitsExtension(self.0))
+        Arc::new(LimitsExtension {
+            limits: self.0,
+            budget: Mutex::default(),
+        })
     }
 }
 
-struct ShapeLimitsExtension(QueryLimits);
+/// One per operation.
+struct LimitsExtension {
+    limits: QueryLimits,
+    /// The rate-limit budget charged, to report in the response.
+    budget: Mutex<Option<Budget>>,
+}
 
 #[async_trait::async_trait]
-impl Extension for ShapeLimitsExtension {
+impl Extension for LimitsExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        let budget = *self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        cost_limit::report(budget, &mut response);
+        response
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -73,8 +99,19 @@ impl Extension for ShapeLimitsExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        check_shape(&document, &self.0)?;
+        check_shape(&document, &self.limits)?;
         Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        let (budget, charged) = cost_limit::charge(ctx, result.complexity).await;
+        *self.budget.lock().unwrap_or_else(PoisonError::into_inner) = budget;
+        charged.map(|()| result).map_err(|refusal| vec![refusal])
     }
 }
 

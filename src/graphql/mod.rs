@@ -32,8 +32,7 @@ pub fn build_schema(state: Option<AppState>, limits: QueryLimits) -> FolioSchema
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .extension(errors::ErrorCodes)
         .extension(dependencies::CacheDependencies)
-        .extension(cost_limit::CostLimit)
-        .extension(limits::ShapeLimits(limits))
+        .extension(limits::Limits(limits))
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity);
     if let Some(state) = state {

@@ -114,7 +114,7 @@ mod tests {
 
     fn limiter(per_address: u64, per_user: u64) -> CostLimiter {
         CostLimiter::new(
-            Counters::memory(Duration::from_secs(60)),
+            Counters::memory(),
             CostLimits {
                 per_address: Some(per_address),
                 per_user: Some(per_user),
