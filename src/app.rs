@@ -243,6 +243,8 @@ fn router(state: HttpState, settings: &ServeSettings) -> Router {
         )
         .route("/graphql/ws", get(http::subscriptions::handle))
         .route("/playground", get(http::playground::page))
+        .route("/playground/", get(http::playground::page))
+        .route("/playground/assets/{*file}", get(http::playground::asset))
         .route("/health/live", get(http::health::live))
         .route("/health/ready", get(http::health::ready))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))

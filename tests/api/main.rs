@@ -19,6 +19,7 @@ mod migrations;
 mod n_plus_one;
 mod pagination;
 mod persisted;
+mod playground;
 mod rate_limits;
 mod redis_faults;
 mod response_cache;
