@@ -11,8 +11,8 @@ export const examples = Object.entries(files)
   .map(([path, query]) => ({
     name: path.replace(/^.*\//, '').replace(/\.graphql$/, ''),
     query,
-    // The first comment line says what the operation shows.
-    summary: (query.match(/^#\s*(.*)$/m) || [])[1] || '',
+    // The leading comment says what the operation shows.
+    summary: (query.match(/^(#.*\n)+/) || [''])[0].replace(/^#\s?/gm, '').trim(),
   }))
   .sort((a, b) => a.name.localeCompare(b.name));
 

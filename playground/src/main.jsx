@@ -21,7 +21,6 @@ createRoot(document.getElementById('root')).render(
   <GraphiQL
     fetcher={fetcher}
     defaultQuery={welcome ? welcome.query : '{ articles(first: 5) { nodes { title } } }'}
-    defaultHeaders={'{\n  "Authorization": "Bearer <accessToken from register or login>"\n}'}
     plugins={[examplesPlugin]}
     visiblePlugin={examplesPlugin}
     isHeadersEditorEnabled

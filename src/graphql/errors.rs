@@ -77,6 +77,7 @@ pub fn classify(err: &mut ServerError) {
                 (code != INTERNAL_SERVER_ERROR).then(|| source.to_string()),
             )
         }
+        None if names_a_bad_request(err) => (BAD_USER_INPUT, None, Some(err.message.clone())),
         None => (INTERNAL_SERVER_ERROR, None, None),
     };
     if code == INTERNAL_SERVER_ERROR {
@@ -94,6 +95,16 @@ pub fn classify(err: &mut ServerError) {
             .get_or_insert_with(Default::default)
             .set("retryAfter", seconds);
     }
+}
+
+/// async-graphql's own refusals of a request it cannot run as sent (which
+/// operation to run, or a subscription over HTTP): the client's mistake,
+/// worth telling it as is. They carry no source to classify them by.
+fn names_a_bad_request(err: &ServerError) -> bool {
+    err.path.is_empty()
+        && (err.message.starts_with("Unknown operation named")
+            || err.message.starts_with("Operation name required")
+            || err.message.starts_with("Subscriptions are not supported"))
 }
 
 /// The longest `retryAfter` among the errors, for the `Retry-After` header.

@@ -2,7 +2,7 @@ use reqwest::{StatusCode, header};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{code, data, spawn_app, spawn_app_with};
+use crate::helpers::{code, data, error, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn queries_work_over_get_and_mutations_do_not() {
@@ -160,4 +160,21 @@ async fn readiness_reports_a_dead_database() {
     assert_eq!(body["checks"]["database"], "unavailable");
     let live = app.get("/health/live").await;
     assert_eq!(live.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn requests_that_cannot_say_which_operation_to_run_are_bad_input() {
+    let app = spawn_app().await;
+    let two = "query A { tags { totalCount } } query B { tags { totalCount } }";
+    for body in [
+        json!({ "query": "{ tags { totalCount } }", "operationName": "Missing" }),
+        json!({ "query": two }),
+        json!({ "query": "subscription { favoritesChanged(articleId: \"x\") { id } }" }),
+    ] {
+        let (status, response) = app.post(None, body.clone()).await;
+        assert_eq!(status, StatusCode::OK);
+        let (code, _, message) = error(&response);
+        assert_eq!(code, "BAD_USER_INPUT", "{body}: {response}");
+        assert_ne!(message, "Internal server error");
+    }
 }
