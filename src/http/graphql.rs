@@ -37,6 +37,15 @@ pub async fn handle(
     headers: HeaderMap,
     request: Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> HttpResponse {
+    // A POST carries JSON and says so (GraphQL over HTTP); this also keeps
+    // out the `text/plain` bodies browsers send cross-site without asking.
+    if method == Method::POST && !is_json(&headers) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "a POST must carry Content-Type: application/json",
+            errors::BAD_USER_INPUT,
+        );
+    }
     let request = match request {
         Ok(request) => request,
         Err(GraphQLRejection(ParseRequestError::PayloadTooLarge)) => {
@@ -229,6 +238,14 @@ fn client_address(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Op
         .or(Some(peer.ip()))
 }
 
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
 fn is_mutation(request: &mut Request) -> bool {
     operation_type(request).is_some_and(|ty| ty != OperationType::Query)
 }
@@ -347,8 +364,41 @@ fn prepare(headers: &HeaderMap, kind: caching::Request, response: &BatchResponse
         content_type,
         cache_control: caching::cache_control(kind, response),
         extra_headers,
-        body: serde_json::to_string(response).unwrap_or_else(|_| "{}".to_owned()),
+        body: serialize(response),
     }
+}
+
+/// The response body. A response refused before execution has no `data`
+/// entry at all (the GraphQL spec's "data is not present"), which
+/// async-graphql would write as `"data": null`.
+fn serialize(response: &BatchResponse) -> String {
+    let refused = |single: &Response| {
+        let mut value = serde_json::to_value(single).unwrap_or_default();
+        if let Some(fields) = value.as_object_mut() {
+            fields.remove("data");
+        }
+        value
+    };
+    let body = match response {
+        BatchResponse::Single(single) if failed_before_execution(single) => {
+            serde_json::to_string(&refused(single))
+        }
+        BatchResponse::Batch(responses) if responses.iter().any(failed_before_execution) => {
+            let each: Vec<serde_json::Value> = responses
+                .iter()
+                .map(|single| {
+                    if failed_before_execution(single) {
+                        refused(single)
+                    } else {
+                        serde_json::to_value(single).unwrap_or_default()
+                    }
+                })
+                .collect();
+            serde_json::to_string(&each)
+        }
+        _ => serde_json::to_string(response),
+    };
+    body.unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// No execution started: the request was refused before any resolver ran

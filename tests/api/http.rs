@@ -178,3 +178,52 @@ async fn requests_that_cannot_say_which_operation_to_run_are_bad_input() {
         assert_ne!(message, "Internal server error");
     }
 }
+
+#[tokio::test]
+async fn requests_refused_before_execution_have_no_data_entry() {
+    let app = spawn_app().await;
+    for query in ["{ articles(first: 1) { ", "{ nope }"] {
+        let (_, body) = app.post(None, json!({ "query": query })).await;
+        assert!(body.get("data").is_none(), "{body}");
+        assert!(body["errors"].is_array());
+    }
+    // An execution error keeps `data`, null or not.
+    let (_, body) = app
+        .post(
+            None,
+            json!({ "query": "{ articles(first: 1, after: \"bad\") { totalCount } }" }),
+        )
+        .await;
+    assert!(body.get("data").is_some(), "{body}");
+}
+
+#[tokio::test]
+async fn a_post_that_is_not_json_is_refused() {
+    let app = spawn_app().await;
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut request = app
+            .client
+            .post(app.url("/graphql"))
+            .body(r#"{"query":"{ __typename }"}"#);
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+    }
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header(header::CONTENT_TYPE, "Application/JSON; charset=utf-8")
+        .body(r#"{"query":"{ __typename }"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
