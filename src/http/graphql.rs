@@ -194,9 +194,10 @@ fn response_key(request: &Request) -> String {
     format!("{:x}", Sha256::digest(identity.to_string().as_bytes()))
 }
 
-/// A persisted-query request that cannot run, answered as Apollo Server
-/// does: "not found" is a 200 the client reacts to by sending the query,
-/// never cached; a bad hash or extension is a 400.
+/// A request that names no runnable query, answered as Apollo Server does:
+/// a persisted query "not found" is a 200 the client reacts to by sending
+/// the query, never cached; a bad hash or extension, or no query at all, is
+/// a 400.
 fn persisted_query_refusal(refusal: persisted::Refusal) -> HttpResponse {
     let status = match refusal {
         persisted::Refusal::NotFound => StatusCode::OK,

@@ -28,23 +28,31 @@ pub enum Refusal {
     HashMismatch,
     #[error("the persistedQuery extension must be {{ version: 1, sha256Hash }}")]
     Malformed,
+    /// Neither a query nor a persisted query's hash.
+    #[error("a GraphQL request needs a non-empty `query` or a `persistedQuery` extension")]
+    NoQuery,
 }
 
 impl Refusal {
     pub fn into_error(self) -> ServerError {
         let code = match self {
             Self::NotFound => errors::PERSISTED_QUERY_NOT_FOUND,
-            Self::HashMismatch | Self::Malformed => errors::BAD_USER_INPUT,
+            Self::HashMismatch | Self::Malformed | Self::NoQuery => errors::BAD_USER_INPUT,
         };
         errors::coded(self.to_string(), code)
     }
 }
 
 /// Fills in `request`'s query from the store when it names a persisted one,
-/// and registers the query it brings with its hash.
+/// and registers the query it brings with its hash. A request with neither
+/// is refused here too.
 pub async fn resolve(store: &PersistedQueries, request: &mut Request) -> Result<(), Refusal> {
     let Some(extension) = request.extensions.remove("persistedQuery") else {
-        return Ok(());
+        return if request.query.trim().is_empty() {
+            Err(Refusal::NoQuery)
+        } else {
+            Ok(())
+        };
     };
     let persisted: PersistedQuery =
         async_graphql::from_value(extension).map_err(|_| Refusal::Malformed)?;

@@ -227,3 +227,16 @@ async fn a_post_that_is_not_json_is_refused() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_request_without_a_query_is_a_bad_request() {
+    let app = spawn_app().await;
+    for body in [
+        json!({ "qeury": "{ __typename }" }),
+        json!({ "query": "  " }),
+    ] {
+        let (status, response) = app.post(None, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(code(&response), "BAD_USER_INPUT");
+    }
+}
