@@ -124,6 +124,25 @@ test('automatic persisted queries: hash first, the text once, then GET by hash',
   assert.ok(!decodeURIComponent(sent[2].url).includes('totalCount'));
 });
 
+test('automatic persisted queries over POST alone', async () => {
+  const { sent, fetcher } = recordingFetch();
+  const sha256 = (text) => createHash('sha256').update(text).digest('hex');
+  const link = new PersistedQueryLink({ sha256 }).concat(
+    new HttpLink({ uri: `${FOLIO_URL}/graphql`, fetch: fetcher }),
+  );
+  const query = gql`query PostedTags${Date.now()} { tags(first: 2) { totalCount } }`;
+  await client({ link }).query({ query });
+  await client({ link }).query({ query });
+  const bodies = sent.map((request) => JSON.parse(request.body));
+  assert.deepEqual(sent.map((request) => request.method), ['POST', 'POST', 'POST']);
+  assert.deepEqual(
+    bodies.map((body) => Boolean(body.query)),
+    [false, true, false],
+    'hash, then the text once, then the hash alone',
+  );
+  assert.ok(bodies.every((body) => body.extensions.persistedQuery.sha256Hash));
+});
+
 test('BatchHttpLink sends concurrent operations in one request', async () => {
   const { sent, fetcher } = recordingFetch();
   const link = new BatchHttpLink({ uri: `${FOLIO_URL}/graphql`, fetch: fetcher, batchMax: 10, batchInterval: 20 });
