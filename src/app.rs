@@ -7,7 +7,7 @@ use axum::{Router, extract::DefaultBodyLimit, routing::get};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::{
     auth::tokens::TokenKeys,
@@ -249,7 +249,11 @@ fn router(state: HttpState, settings: &ServeSettings) -> Router {
         .route("/health/ready", get(http::health::ready))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
-        .layer(TraceLayer::new_for_http())
+        // Outermost last: the id is set before the span that logs it, and
+        // copied to the response after.
+        .layer(http::request_log::propagate_request_id())
+        .layer(http::request_log::trace())
+        .layer(http::request_log::set_request_id())
         .with_state(state)
 }
 

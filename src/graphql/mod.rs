@@ -49,15 +49,23 @@ pub fn sdl() -> String {
 /// The type of the operation `request` runs; `None` when it does not parse
 /// (execution then reports why).
 pub fn operation_type(request: &mut Request) -> Option<OperationType> {
+    operation(request).map(|(_, ty)| ty)
+}
+
+/// The name of the operation `request` runs, if it has one.
+pub fn operation_name(request: &mut Request) -> Option<String> {
+    operation(request).and_then(|(name, _)| name)
+}
+
+fn operation(request: &mut Request) -> Option<(Option<String>, OperationType)> {
     let operation_name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
-    let operation = match &operation_name {
+    let (name, operation) = match &operation_name {
         Some(name) => document
             .operations
             .iter()
-            .find(|(op_name, _)| op_name.is_some_and(|op| op.as_str() == name))
-            .map(|(_, operation)| operation),
-        None => document.operations.iter().next().map(|(_, op)| op),
-    };
-    operation.map(|operation| operation.node.ty)
+            .find(|(op_name, _)| op_name.is_some_and(|op| op.as_str() == name)),
+        None => document.operations.iter().next(),
+    }?;
+    Some((name.map(|name| name.to_string()), operation.node.ty))
 }

@@ -20,10 +20,12 @@ use axum::{
 
 use crate::{
     app::{AppState, HttpState},
-    graphql::{RequestData, dependencies::DependencyRecorder, errors, operation_type},
+    graphql::{
+        RequestData, dependencies::DependencyRecorder, errors, operation_name, operation_type,
+    },
     http::{
         auth::{self, AuthError},
-        caching, persisted,
+        caching, persisted, request_log,
     },
     policy::Viewer,
 };
@@ -88,6 +90,11 @@ pub async fn handle(
         let resolved = persisted::resolve(&state.app.persisted, &mut request).await;
         runnable.push(resolved.map(|()| request));
     }
+    let names: Vec<Option<String>> = runnable
+        .iter_mut()
+        .map(|request| request.as_mut().ok().and_then(operation_name))
+        .collect();
+    request_log::record_operations(&names);
     if let ([Err(refusal)], false) = (runnable.as_slice(), batched) {
         return persisted_query_refusal(*refusal);
     }
@@ -326,6 +333,18 @@ fn content_type(headers: &HeaderMap) -> &'static str {
 /// execution (no `data`) is a 400, as GraphQL over HTTP specifies.
 fn prepare(headers: &HeaderMap, kind: caching::Request, response: &BatchResponse) -> Prepared {
     let content_type = content_type(headers);
+    let codes: Vec<String> = match response {
+        BatchResponse::Single(single) => std::slice::from_ref(single),
+        BatchResponse::Batch(responses) => responses.as_slice(),
+    }
+    .iter()
+    .flat_map(|single| &single.errors)
+    .filter_map(|error| match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.clone()),
+        _ => None,
+    })
+    .collect();
+    request_log::record_error_codes(&codes);
     let extra_headers = match response {
         BatchResponse::Single(single) => single.http_headers.clone(),
         // One value per header: the longest `Retry-After`, and otherwise

@@ -8,4 +8,5 @@ pub mod multiplex;
 pub mod outbox;
 pub mod persisted;
 pub mod playground;
+pub mod request_log;
 pub mod subscriptions;

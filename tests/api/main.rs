@@ -9,12 +9,14 @@
 mod accounts;
 mod articles;
 mod authorization;
+mod binary;
 mod comments;
 mod events;
 mod helpers;
 mod http;
 mod http_cache;
 mod limits;
+mod logs;
 mod migrations;
 mod n_plus_one;
 mod pagination;

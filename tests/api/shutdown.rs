@@ -1,64 +1,25 @@
 //! Stopping the real binary with SIGTERM.
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-};
 
 use crate::{
+    binary,
     helpers::TestDatabase,
     subscriptions::{close_code, open, receive_raw},
 };
 
-/// Starts `folio serve` on a free port and returns it with its address.
-/// Batch loaders wait `loader_delay` so a request can be caught in flight.
-async fn start_folio(database: &TestDatabase, loader_delay: Duration) -> (Child, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_folio"));
-    command
-        .env("DATABASE_URL", &database.url)
-        .env("FOLIO_BIND", "127.0.0.1:0")
-        .env("FOLIO_LOG_FORMAT", "json")
-        .env(
-            "FOLIO_DATALOADER_DELAY_US",
-            loader_delay.as_micros().to_string(),
-        )
-        .env(
-            "FOLIO_REDIS_PREFIX",
-            format!("folio-test:{}:", uuid::Uuid::new_v4().simple()),
-        )
-        .env(
-            "REDIS_URL",
-            std::env::var("FOLIO_TEST_REDIS_URL").unwrap_or_default(),
-        )
-        .stdout(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = command.spawn().expect("folio starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if entry["fields"]["message"] == "Folio is listening" {
-                return entry["fields"]["address"].as_str().unwrap().to_owned();
-            }
-        }
-        panic!("folio exited before listening");
-    })
-    .await
-    .expect("folio listens within 30 s");
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, format!("http://{address}"))
-}
-
 #[tokio::test]
 async fn sigterm_finishes_requests_and_sends_subscribers_away() {
     let database = TestDatabase::create().await;
-    let (mut folio, address) = start_folio(&database, Duration::from_millis(1_500)).await;
+    // Batch loaders wait long enough for a request to be caught in flight.
+    let started = binary::start(
+        &database,
+        &[("FOLIO_DATALOADER_DELAY_US", "1500000".to_owned())],
+    )
+    .await;
+    let (mut folio, address) = (started.child, started.address);
     let client = reqwest::Client::new();
     let graphql = format!("{address}/graphql");
     let register = json!({ "query": "mutation { register(input: {
