@@ -98,6 +98,12 @@ async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
     assert_eq!(app.read(&query).await.1, 0, "cached in Redis");
 
     redis.stop();
+    // Readiness names what is missing, so a load balancer log says why.
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let checks: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(checks["checks"]["redis"], "unavailable");
+    assert_eq!(checks["checks"]["database"], "ok");
     let (seen, cost) = app.read(&query).await;
     assert!(cost > 0, "the cache is bypassed while Redis is away");
     assert_eq!(seen["article"]["comments"]["totalCount"], 0);
@@ -145,6 +151,10 @@ async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(cached_again, "Folio caches in Redis again once it is back");
+    assert_eq!(
+        app.get("/health/ready").await.status(),
+        reqwest::StatusCode::OK
+    );
     let (seen, _) = app.read(&query).await;
     assert_eq!(seen["article"]["comments"]["totalCount"], 1);
     // And budgets are enforced again.
