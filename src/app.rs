@@ -148,7 +148,11 @@ impl Application {
             cost_limiter: CostLimiter::new(counters, cost_limits),
             trust_forwarded_for: settings.trust_forwarded_for,
         };
-        let schema = graphql::build_schema(Some(state.clone()), settings.query_limits());
+        let schema = graphql::build_schema(
+            Some(state.clone()),
+            settings.query_limits(),
+            settings.introspection,
+        );
         let lifecycle = Lifecycle::default();
         let router = router(
             HttpState {
@@ -242,9 +246,11 @@ fn router(state: HttpState, settings: &ServeSettings) -> Router {
             get(http::subscriptions::get_or_upgrade).post(http::graphql::handle),
         )
         .route("/graphql/ws", get(http::subscriptions::handle))
-        .route("/playground", get(http::playground::page))
-        .route("/playground/", get(http::playground::page))
-        .route("/playground/assets/{*file}", get(http::playground::asset))
+        .merge(if settings.playground {
+            http::playground::routes()
+        } else {
+            Router::new()
+        })
         .route("/health/live", get(http::health::live))
         .route("/health/ready", get(http::health::ready))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))

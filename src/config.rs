@@ -152,6 +152,16 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_COST_WINDOW", default_value_t = 60)]
     pub cost_window: u32,
 
+    /// Answer introspection queries (`__schema`, `__type`). Tools like
+    /// GraphiQL and codegen against a live server need it; a production
+    /// deployment can turn it off (`false`) and publish `schema.graphql`.
+    #[arg(long, env = "FOLIO_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub introspection: bool,
+
+    /// Serve the playground at `/playground` (`false`: 404).
+    #[arg(long, env = "FOLIO_PLAYGROUND", default_value_t = true, action = clap::ArgAction::Set)]
+    pub playground: bool,
+
     #[command(flatten)]
     pub websocket: WebSocketSettings,
 }

@@ -28,7 +28,11 @@ pub type FolioSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema. `state` is shared by every request; per-request data
 /// (viewer, loaders) is attached by the HTTP handler.
-pub fn build_schema(state: Option<AppState>, limits: QueryLimits) -> FolioSchema {
+pub fn build_schema(
+    state: Option<AppState>,
+    limits: QueryLimits,
+    introspection: bool,
+) -> FolioSchema {
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
         .extension(errors::ErrorCodes)
         .extension(dependencies::CacheDependencies)
@@ -38,12 +42,15 @@ pub fn build_schema(state: Option<AppState>, limits: QueryLimits) -> FolioSchema
     if let Some(state) = state {
         builder = builder.data(state);
     }
+    if !introspection {
+        builder = builder.disable_introspection();
+    }
     builder.finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(None, QueryLimits::default()).sdl()
+    build_schema(None, QueryLimits::default(), true).sdl()
 }
 
 /// The type of the operation `request` runs; `None` when it does not parse

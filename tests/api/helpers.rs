@@ -155,6 +155,8 @@ pub fn settings(database_url: &str) -> ServeSettings {
         cost_per_address: None,
         cost_per_user: None,
         cost_window: 60,
+        introspection: true,
+        playground: true,
         websocket: WebSocketSettings {
             ws_init_timeout: 10,
             ws_keepalive: 15,

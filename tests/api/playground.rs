@@ -53,3 +53,39 @@ async fn the_playground_and_everything_it_loads_are_served_by_folio() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn the_playground_page_carries_security_headers() {
+    let app = spawn_app().await;
+    let page = app.get("/playground").await;
+    let headers = page.headers();
+    let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(policy.contains("default-src 'self'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+}
+
+#[tokio::test]
+async fn production_can_turn_off_the_playground_and_introspection() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.playground = false;
+        s.introspection = false;
+    })
+    .await;
+    assert_eq!(app.get("/playground").await.status(), StatusCode::NOT_FOUND);
+    let introspection = app
+        .query("{ __schema { queryType { name } } }", serde_json::json!({}))
+        .await;
+    // async-graphql answers as if the schema had no introspection fields.
+    assert!(
+        introspection["data"]["__schema"].is_null(),
+        "{introspection}"
+    );
+    // Ordinary queries still work.
+    let ordinary = app
+        .query("{ tags { totalCount } }", serde_json::json!({}))
+        .await;
+    assert_eq!(ordinary["data"]["tags"]["totalCount"], 0);
+}

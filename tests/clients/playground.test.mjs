@@ -54,6 +54,12 @@ test('a query and a subscription run in the playground', async () => {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   const failedRequests = [];
   page.on('requestfailed', (request) => failedRequests.push(request.url()));
+  const blocked = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
+      blocked.push(message.text());
+    }
+  });
   const external = [];
   page.on('request', (request) => {
     if (!request.url().startsWith(FOLIO_URL) && !request.url().startsWith('ws')) {
@@ -103,5 +109,6 @@ test('a query and a subscription run in the playground', async () => {
   await page.screenshot({ path: new URL('./artifacts/playground.png', import.meta.url).pathname });
   assert.deepEqual(external, [], 'nothing is fetched from outside Folio');
   assert.deepEqual(failedRequests, []);
+  assert.deepEqual(blocked, [], 'the page works within its Content-Security-Policy');
   await page.close();
 });
