@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+mod locks;
 pub mod policy;
 pub mod services;
 

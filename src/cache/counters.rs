@@ -3,7 +3,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError},
+    sync::{Arc, LazyLock, Mutex},
     time::Duration,
 };
 
@@ -11,6 +11,7 @@ use redis::Script;
 use tokio::time::Instant;
 
 use super::{RedisStore, StoreError};
+use crate::locks::lock;
 
 /// A fixed window's count and how long until the window closes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,25 +76,10 @@ fn window_of((count, ends): (u64, Instant), now: Instant) -> Window {
     }
 }
 
-/// INCR with the expiry set when the window opens, in one atomic step; a key
-/// that somehow lost its expiry gets one again instead of living forever.
-static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {count, ttl}
-",
-    )
-});
-
 /// Adds ARGV[2] to every key if it fits under each key's limit (ARGV[3..]),
-/// or to none; windows open with length ARGV[1] ms. Answers whether it was
-/// added, then each key's count and milliseconds left.
+/// or to none; windows open with length ARGV[1] ms, and a key that somehow
+/// lost its expiry gets one again instead of living forever. Answers whether
+/// it was added, then each key's count and milliseconds left.
 static CHARGE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -139,39 +125,14 @@ impl Counters {
         }))))
     }
 
-    fn windows(windows: &Mutex<Windows>) -> MutexGuard<'_, Windows> {
-        windows.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Counts one more event in the window of `key`, opening a window of
     /// length `window` if none is open.
     pub async fn increment(&self, key: &str, window: Duration) -> Result<Window, StoreError> {
-        match &self.0 {
-            Backend::Redis(store) => {
-                let (count, ttl): (u64, i64) = store
-                    .call(
-                        INCREMENT
-                            .key(store.key(key))
-                            .arg(millis(window))
-                            .invoke_async(&mut store.connection()),
-                    )
-                    .await?;
-                Ok(Window {
-                    count,
-                    resets_in: Duration::from_millis(ttl.max(0).unsigned_abs()),
-                })
-            }
-            Backend::Memory(windows) => {
-                let now = Instant::now();
-                let mut windows = Self::windows(windows);
-                let next = match windows.current(key, now) {
-                    Some((count, ends)) => (count + 1, ends),
-                    None => (1, now + window),
-                };
-                windows.set(key, next, now);
-                Ok(window_of(next, now))
-            }
-        }
+        // A charge of 1 against no limit, which always fits.
+        let charge = self
+            .charge(&[(key.to_owned(), u64::MAX)], 1, window)
+            .await?;
+        Ok(charge.windows[0])
     }
 
     /// Adds `cost` to the window of each `(key, limit)` if it fits under
@@ -207,7 +168,7 @@ impl Counters {
             }
             Backend::Memory(windows) => {
                 let now = Instant::now();
-                let mut windows = Self::windows(windows);
+                let mut windows = lock(windows);
                 let mut current: Vec<(u64, Instant)> = budgets
                     .iter()
                     .map(|(key, _)| windows.current(key, now).unwrap_or((0, now + window)))
@@ -253,7 +214,7 @@ impl Counters {
             }
             Backend::Memory(windows) => {
                 let now = Instant::now();
-                let open = Self::windows(windows).current(key, now);
+                let open = lock(windows).current(key, now);
                 Ok(open.map(|open| window_of(open, now)))
             }
         }
@@ -271,7 +232,7 @@ impl Counters {
                     .await?;
             }
             Backend::Memory(windows) => {
-                Self::windows(windows).open.remove(key);
+                lock(windows).open.remove(key);
             }
         }
         Ok(())

@@ -31,7 +31,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError, Weak,
+        Arc, Mutex, MutexGuard, Weak,
         atomic::{AtomicU8, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -41,6 +41,7 @@ use moka::{Expiry, future::Cache};
 use serde::{Deserialize, Serialize};
 
 use super::{RedisStore, StoreError};
+use crate::locks::lock;
 
 /// How often undelivered invalidations are retried.
 const RETRY_INTERVAL: Duration = Duration::from_millis(200);
@@ -126,21 +127,22 @@ pub struct Reads {
 }
 
 impl Reads {
-    fn dependencies(&self) -> Dependencies {
+    /// The kinds the scopes are parts of.
+    fn kinds_of_scopes(&self) -> Dependencies {
         self.scopes
             .iter()
-            .fold(self.kinds, |all, scope| all.union(scope.kind()))
+            .fold(Dependencies::default(), |all, scope| {
+                all.union(scope.kind())
+            })
+    }
+
+    fn dependencies(&self) -> Dependencies {
+        self.kinds.union(self.kinds_of_scopes())
     }
 
     /// The kinds read only within scopes.
     fn scoped_kinds(&self) -> Dependencies {
-        let scoped = self
-            .scopes
-            .iter()
-            .fold(Dependencies::default(), |all, scope| {
-                all.union(scope.kind())
-            });
-        Dependencies(scoped.0 & !self.kinds.0)
+        Dependencies(self.kinds_of_scopes().0 & !self.kinds.0)
     }
 }
 
@@ -262,7 +264,7 @@ impl MemoryCounters {
     }
 
     fn scopes(&self) -> MutexGuard<'_, HashMap<String, u64>> {
-        self.scopes.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.scopes)
     }
 
     fn read(scopes: &HashMap<String, u64>, names: &[String]) -> Vec<u64> {

@@ -10,7 +10,7 @@
 //! only. A test keeps the schema that way.
 
 use std::sync::{
-    Arc, Mutex, MutexGuard, PoisonError,
+    Arc, Mutex,
     atomic::{AtomicU8, Ordering},
 };
 
@@ -20,6 +20,7 @@ use async_graphql::{
 };
 
 use super::RequestData;
+use crate::locks::lock;
 use crate::{
     app::AppState,
     cache::responses::{Dependencies, Reads, Scope},
@@ -62,10 +63,6 @@ pub fn wrote_within(ctx: &Context<'_>, scope: Scope) {
     if let Some(request) = ctx.data_opt::<RequestData>() {
         lock(&request.written).push(scope);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What each mutation can change. A mutation missing here invalidates

@@ -7,7 +7,7 @@
 //! answered as INTERNAL_SERVER_ERROR with no detail, so SQL, paths or stack
 //! traces never reach a client.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
     Response, ServerError, ServerResult, ValidationResult, Value, Variables,
@@ -21,6 +21,7 @@ use async_graphql::{
 use axum::http::{HeaderValue, header};
 use futures_util::{StreamExt, stream::BoxStream};
 
+use crate::locks::lock;
 use crate::services::{ServiceError, retry_after_secs};
 
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
@@ -158,7 +159,7 @@ struct ErrorCodesExtension {
 /// Completes a response: adds the errors of nulled fields, gives every error
 /// its code, and turns a rate limit into a `Retry-After` header.
 fn finish(mut response: Response, nulled: &Mutex<Vec<ServerError>>) -> Response {
-    let nulled = std::mem::take(&mut *nulled.lock().unwrap_or_else(PoisonError::into_inner));
+    let nulled = std::mem::take(&mut *lock(nulled));
     response.errors.extend(nulled);
     for err in &mut response.errors {
         classify(err);
@@ -203,10 +204,7 @@ impl Extension for ErrorCodesExtension {
         let nullable = !info.return_type.ends_with('!');
         match next.run(ctx, info).await {
             Err(err) if nullable => {
-                self.nulled
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(err);
+                lock(&self.nulled).push(err);
                 Ok(Some(Value::Null))
             }
             other => other,

@@ -14,7 +14,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
 };
 
 use async_graphql::{
@@ -26,6 +26,7 @@ use async_graphql::{
 };
 
 use super::cost_limit;
+use crate::locks::lock;
 use crate::{
     domain::cursor::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE},
     services::cost_limits::Budget,
@@ -86,7 +87,7 @@ struct LimitsExtension {
 impl Extension for LimitsExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
-        let budget = *self.budget.lock().unwrap_or_else(PoisonError::into_inner);
+        let budget = *lock(&self.budget);
         cost_limit::report(budget, &mut response);
         response
     }
@@ -110,7 +111,7 @@ impl Extension for LimitsExtension {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
         let (budget, charged) = cost_limit::charge(ctx, result.complexity).await;
-        *self.budget.lock().unwrap_or_else(PoisonError::into_inner) = budget;
+        *lock(&self.budget) = budget;
         charged.map(|()| result).map_err(|refusal| vec![refusal])
     }
 }

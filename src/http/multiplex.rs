@@ -11,7 +11,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
@@ -27,6 +27,7 @@ use tokio::{sync::Notify, task::AbortHandle, time::Duration};
 
 use super::outbox::Outbox;
 use crate::graphql::{FolioSchema, PublicLoaders, operation_type};
+use crate::locks::lock;
 use crate::policy::Viewer;
 
 /// What makes two subscriptions the same.
@@ -293,12 +294,4 @@ fn retire(groups: &mut HashMap<GroupKey, Arc<Group>>, key: &GroupKey, group: &Ar
     }
     group.ended.store(true, Ordering::Release);
     current
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section here is a single insert, remove or read, so a
-    // panic elsewhere cannot leave the data inconsistent.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -26,6 +26,7 @@ use futures_util::{
 };
 use serde_json::json;
 
+use crate::locks::lock;
 use crate::{
     app::HttpState,
     graphql::RequestData,
@@ -191,7 +192,7 @@ async fn serve(
             if let Ok(Message::Text(text)) = message
                 && let Some(id) = operation_id_of(text)
             {
-                *operation_id.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
+                *lock(&operation_id) = Some(id);
             }
         });
     let session = GraphQLWebSocket::new_with_pair(outbox.clone(), replayed, executor, protocol)

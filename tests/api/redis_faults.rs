@@ -8,10 +8,10 @@ use std::{
     time::Duration,
 };
 
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{code, data, spawn_app_with};
+use crate::helpers::{Session, TestApp, code, data, spawn_app_with};
 
 struct OwnRedis {
     port: u16,
@@ -79,6 +79,18 @@ impl Drop for OwnRedis {
     }
 }
 
+/// A new article by `author`, and the anonymous query of its comment count,
+/// already cached in Redis.
+async fn cached_comment_count(app: &TestApp, author: &Session, title: &str) -> (Value, String) {
+    let article = app.create_article(author, title, &[], true).await;
+    let slug = article["slug"].as_str().unwrap();
+    let query =
+        format!("{{ article(slug: \"{slug}\") {{ comments(first: 1) {{ totalCount }} }} }}");
+    app.read(&query).await;
+    assert_eq!(app.read(&query).await.1, 0, "cached in Redis");
+    (article, query)
+}
+
 #[tokio::test]
 async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
     let mut redis = OwnRedis::start();
@@ -90,12 +102,7 @@ async fn folio_serves_through_a_redis_outage_and_uses_redis_again_after() {
     })
     .await;
     let author = app.register("steady").await;
-    let article = app.create_article(&author, "Weather", &[], true).await;
-    let slug = article["slug"].as_str().unwrap();
-    let query =
-        format!("{{ article(slug: \"{slug}\") {{ comments(first: 1) {{ totalCount }} }} }}");
-    app.read(&query).await;
-    assert_eq!(app.read(&query).await.1, 0, "cached in Redis");
+    let (article, query) = cached_comment_count(&app, &author, "Weather").await;
 
     redis.stop();
     // Readiness names what is missing, so a load balancer log says why.
@@ -187,12 +194,7 @@ async fn a_write_whose_invalidation_fails_is_never_read_around() {
     })
     .await;
     let author = app.register("patient").await;
-    let article = app.create_article(&author, "Paused", &[], true).await;
-    let slug = article["slug"].as_str().unwrap();
-    let query =
-        format!("{{ article(slug: \"{slug}\") {{ comments(first: 1) {{ totalCount }} }} }}");
-    app.read(&query).await;
-    assert_eq!(app.read(&query).await.1, 0, "cached in Redis");
+    let (article, query) = cached_comment_count(&app, &author, "Paused").await;
 
     // Redis keeps serving the stale entry but refuses the increments that
     // would invalidate it (as a write that times out would leave things).
