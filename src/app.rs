@@ -7,7 +7,14 @@ use axum::{Router, extract::DefaultBodyLimit, routing::get};
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::{
+    compression::{
+        CompressionLayer, Predicate as _,
+        predicate::{NotForContentType, SizeAbove},
+    },
+    cors::CorsLayer,
+    limit::RequestBodyLimitLayer,
+};
 
 use crate::{
     auth::tokens::TokenKeys,
@@ -17,6 +24,7 @@ use crate::{
     events::EventBus,
     graphql::{self, FolioSchema},
     http::{self, multiplex::SharedSubscriptions},
+    metrics::{Exporter, Levels, Metrics},
     services::{
         accounts::AuthSettings,
         cost_limits::CostLimiter,
@@ -42,6 +50,7 @@ pub struct AppState {
     pub cost_limiter: CostLimiter,
     /// Whether the client address comes from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
+    pub metrics: Metrics,
 }
 
 /// The router's state: the shared state plus the schema built over it.
@@ -55,6 +64,9 @@ pub struct HttpState {
     pub lifecycle: Lifecycle,
     /// Running subscriptions, shared by identical subscribers.
     pub subscriptions: SharedSubscriptions,
+    pub exporter: Exporter,
+    /// Refuse GET operations a page on another site could have sent.
+    pub csrf_prevention: bool,
 }
 
 /// What lets a stopping server end its long-lived connections: HTTP
@@ -66,6 +78,15 @@ pub struct Lifecycle {
     /// The open WebSocket connections.
     pub connections: TaskTracker,
 }
+
+/// The checked settings of the layers around the routes.
+struct Edge {
+    cors: Option<CorsLayer>,
+    timeout: Option<Duration>,
+}
+
+/// Smaller responses gain too little from compression to pay for it.
+const COMPRESS_FROM_BYTES: u16 = 1024;
 
 /// How long open WebSockets get to close once the server stops.
 const CONNECTIONS_GRACE: Duration = Duration::from_secs(10);
@@ -88,7 +109,8 @@ impl Application {
         )
         .await
         .context("connecting to the database")?;
-        let statements = db::StatementCounter::attach(&mut db);
+        let metrics = Metrics::default();
+        let statements = db::StatementCounter::attach(&mut db, metrics.clone());
         if !settings.skip_migrations {
             db::migrate(&db).await.context("migrating the database")?;
         }
@@ -103,8 +125,8 @@ impl Application {
             None => (None, None),
         };
         let events = match (client, &store) {
-            (Some(client), Some(store)) => EventBus::redis(client, store.clone()),
-            _ => EventBus::in_process(),
+            (Some(client), Some(store)) => EventBus::redis(client, store.clone(), metrics.clone()),
+            _ => EventBus::in_process(metrics.clone()),
         };
         let login_window = Duration::from_secs(settings.login_window.into());
         let cost_limits = settings.cost_limits()?;
@@ -137,6 +159,7 @@ impl Application {
                         per_address: settings.login_failures_per_address,
                         window: login_window,
                     },
+                    metrics.clone(),
                 ),
             }),
             redis: store,
@@ -147,6 +170,7 @@ impl Application {
             responses,
             cost_limiter: CostLimiter::new(counters, cost_limits),
             trust_forwarded_for: settings.trust_forwarded_for,
+            metrics,
         };
         let schema = graphql::build_schema(
             Some(state.clone()),
@@ -154,6 +178,19 @@ impl Application {
             settings.introspection,
         );
         let lifecycle = Lifecycle::default();
+        let subscriptions = SharedSubscriptions::new(
+            state.db.clone(),
+            state.dataloader_delay,
+            state.metrics.clone(),
+        );
+        let exporter = state.metrics.exporter(Levels {
+            db: state.db.clone(),
+            db_max_connections: settings.database.db_max_connections,
+            statements: state.statements.clone(),
+            redis: state.redis.clone(),
+            connections: lifecycle.connections.clone(),
+            subscriptions: subscriptions.clone(),
+        });
         let router = router(
             HttpState {
                 app: state.clone(),
@@ -161,9 +198,15 @@ impl Application {
                 max_batch: settings.max_batch,
                 websocket: settings.websocket.clone(),
                 lifecycle: lifecycle.clone(),
-                subscriptions: SharedSubscriptions::new(state.db.clone(), state.dataloader_delay),
+                subscriptions,
+                exporter,
+                csrf_prevention: settings.csrf_prevention,
             },
             &settings,
+            Edge {
+                cors: http::cross_origin::cors(&settings.allowed_origins()?),
+                timeout: settings.request_timeout()?,
+            },
         );
         let listener = TcpListener::bind(settings.bind)
             .await
@@ -239,8 +282,9 @@ async fn connect_redis(
     Ok((client, connection))
 }
 
-fn router(state: HttpState, settings: &ServeSettings) -> Router {
-    Router::new()
+fn router(state: HttpState, settings: &ServeSettings, edge: Edge) -> Router {
+    let metrics = state.app.metrics.clone();
+    let mut router = Router::new()
         .route(
             "/graphql",
             get(http::subscriptions::get_or_upgrade).post(http::graphql::handle),
@@ -253,8 +297,37 @@ fn router(state: HttpState, settings: &ServeSettings) -> Router {
         })
         .route("/health/live", get(http::health::live))
         .route("/health/ready", get(http::health::ready))
+        .merge(if settings.metrics {
+            Router::new().route("/metrics", get(http::metrics::scrape))
+        } else {
+            Router::new()
+        })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
-        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes));
+    // Layers added later wrap the ones before.
+    if let Some(deadline) = edge.timeout {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            deadline,
+            http::timeout::limit,
+        ));
+    }
+    if settings.compression {
+        router = router.layer(
+            CompressionLayer::new().compress_when(
+                SizeAbove::new(COMPRESS_FROM_BYTES)
+                    .and(NotForContentType::IMAGES)
+                    .and(NotForContentType::SSE),
+            ),
+        );
+    }
+    if let Some(cors) = edge.cors {
+        router = router.layer(cors);
+    }
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            http::metrics::count_responses,
+        ))
         // Outermost last: the id is set before the span that logs it, and
         // copied to the response after.
         .layer(http::request_log::propagate_request_id())

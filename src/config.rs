@@ -3,9 +3,10 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use axum::http::HeaderValue;
 use clap::{Args, ValueEnum};
 
-use crate::services::cost_limits::CostLimits;
+use crate::{http::cross_origin::AllowedOrigins, services::cost_limits::CostLimits};
 
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
@@ -162,6 +163,34 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_PLAYGROUND", default_value_t = true, action = clap::ArgAction::Set)]
     pub playground: bool,
 
+    /// Origins whose pages may call Folio from a browser, comma-separated
+    /// (`https://app.example.com,https://admin.example.com`), or `*` for any.
+    /// Defaults to `*` in development and to none in production.
+    #[arg(long, env = "FOLIO_CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
+
+    /// Refuse GET operations a browser could send cross-site without a
+    /// preflight (Apollo Server's CSRF prevention): a GET must carry a
+    /// non-simple Content-Type or an `Apollo-Require-Preflight` header.
+    #[arg(long, env = "FOLIO_CSRF_PREVENTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub csrf_prevention: bool,
+
+    /// Seconds an HTTP request may take before it is stopped with a
+    /// TIMEOUT error (503); 0 means no limit.
+    #[arg(long, env = "FOLIO_REQUEST_TIMEOUT", default_value_t = 30.0)]
+    pub request_timeout: f64,
+
+    /// Compress responses of 1 KiB or more (gzip, brotli or zstd, as the
+    /// client accepts).
+    #[arg(long, env = "FOLIO_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub compression: bool,
+
+    /// Serve Prometheus metrics at `/metrics` (`false`: 404). Keep the
+    /// path away from the public internet: the load balancer in
+    /// `deploy/nginx` refuses it.
+    #[arg(long, env = "FOLIO_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metrics: bool,
+
     #[command(flatten)]
     pub websocket: WebSocketSettings,
 }
@@ -202,6 +231,10 @@ pub enum ConfigError {
     BudgetBelowComplexity(u64, usize),
     #[error("FOLIO_COST_WINDOW must be positive")]
     ZeroCostWindow,
+    #[error("FOLIO_CORS_ORIGINS: {0:?} is not an origin like https://app.example.com")]
+    BadOrigin(String),
+    #[error("FOLIO_REQUEST_TIMEOUT must be a number of seconds, 0 or more")]
+    BadTimeout,
 }
 
 /// Cost budgets per window when none are configured: enough for a busy
@@ -242,6 +275,43 @@ impl ServeSettings {
             per_user: budget(self.cost_per_user)?,
             window: Duration::from_secs(self.cost_window.into()),
         })
+    }
+
+    /// The origins browsers may call from.
+    pub fn allowed_origins(&self) -> Result<AllowedOrigins, ConfigError> {
+        let configured = match (&self.cors_origins, self.environment) {
+            (Some(configured), _) => configured.as_str(),
+            (None, Environment::Development) => "*",
+            (None, Environment::Production) => "",
+        };
+        if configured.trim() == "*" {
+            return Ok(AllowedOrigins::Any);
+        }
+        configured
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| {
+                let bad = || ConfigError::BadOrigin(origin.to_owned());
+                let url = url::Url::parse(origin).map_err(|_| bad())?;
+                // An origin is scheme, host and port: nothing else.
+                let serialized = url.origin().ascii_serialization();
+                if serialized != origin.trim_end_matches('/') {
+                    return Err(bad());
+                }
+                HeaderValue::from_str(&serialized).map_err(|_| bad())
+            })
+            .collect::<Result<_, _>>()
+            .map(AllowedOrigins::List)
+    }
+
+    /// The request deadline, if any.
+    pub fn request_timeout(&self) -> Result<Option<Duration>, ConfigError> {
+        match Duration::try_from_secs_f64(self.request_timeout) {
+            Ok(Duration::ZERO) => Ok(None),
+            Ok(timeout) => Ok(Some(timeout)),
+            Err(_) => Err(ConfigError::BadTimeout),
+        }
     }
 
     /// The JWT secret to use. In development a missing secret is replaced by a
@@ -323,6 +393,52 @@ mod tests {
         assert_eq!(
             settings(&["--cost-per-user", "100"]).cost_limits(),
             Err(ConfigError::BudgetBelowComplexity(100, 20_000))
+        );
+    }
+
+    #[test]
+    fn cors_origins_default_by_environment_and_must_be_origins() {
+        assert_eq!(settings(&[]).allowed_origins(), Ok(AllowedOrigins::Any));
+        assert_eq!(
+            settings(&["--environment", "production"]).allowed_origins(),
+            Ok(AllowedOrigins::List(vec![]))
+        );
+        assert_eq!(
+            settings(&[
+                "--cors-origins",
+                "https://a.example, http://localhost:3000/"
+            ])
+            .allowed_origins(),
+            Ok(AllowedOrigins::List(vec![
+                HeaderValue::from_static("https://a.example"),
+                HeaderValue::from_static("http://localhost:3000"),
+            ]))
+        );
+        for bad in [
+            "a.example",
+            "https://a.example/app",
+            "https://a.example?x=1",
+        ] {
+            assert_eq!(
+                settings(&["--cors-origins", bad]).allowed_origins(),
+                Err(ConfigError::BadOrigin(bad.to_owned()))
+            );
+        }
+    }
+
+    #[test]
+    fn request_timeout_zero_means_none() {
+        assert_eq!(
+            settings(&[]).request_timeout(),
+            Ok(Some(Duration::from_secs(30)))
+        );
+        assert_eq!(
+            settings(&["--request-timeout", "0"]).request_timeout(),
+            Ok(None)
+        );
+        assert_eq!(
+            settings(&["--request-timeout=-1"]).request_timeout(),
+            Err(ConfigError::BadTimeout)
         );
     }
 }

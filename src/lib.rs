@@ -8,6 +8,7 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 mod locks;
+pub mod metrics;
 pub mod policy;
 pub mod services;
 

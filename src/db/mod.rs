@@ -11,6 +11,8 @@ use std::{
 };
 
 use migrations::{Migrator, MigratorTrait};
+
+use crate::metrics::Metrics;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqlErr,
 };
@@ -33,17 +35,19 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 }
 
 /// Counts the SQL statements a connection pool executes (each clone of the
-/// connection made afterwards shares the count). Tests use it to prove a page
-/// costs a constant number of statements; metrics will export it.
+/// connection made afterwards shares the count), and records their timing in
+/// `metrics`. Tests use the count to prove a page costs a constant number of
+/// statements.
 #[derive(Clone, Default)]
 pub struct StatementCounter(Arc<AtomicU64>);
 
 impl StatementCounter {
-    pub fn attach(db: &mut DatabaseConnection) -> Self {
+    pub fn attach(db: &mut DatabaseConnection, metrics: Metrics) -> Self {
         let counter = Self::default();
         let count = counter.0.clone();
-        db.set_metric_callback(move |_| {
+        db.set_metric_callback(move |info| {
             count.fetch_add(1, Ordering::Relaxed);
+            metrics.statement(info.elapsed, info.failed);
         });
         counter
     }

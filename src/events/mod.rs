@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::cache::RedisStore;
+use crate::{cache::RedisStore, metrics::Metrics};
 
 /// What happened, by id: subscribers load what they may see themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +27,15 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event's name, as metrics label it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::CommentAdded { .. } => "commentAdded",
+            Self::ArticlePublished { .. } => "articlePublished",
+            Self::FavoritesChanged { .. } => "favoritesChanged",
+        }
+    }
+
     /// The announcement that `article` was published.
     pub fn published(article: &crate::db::entities::article::Model) -> Self {
         Self::ArticlePublished {
@@ -43,27 +52,35 @@ const LOCAL_CAPACITY: usize = 4_096;
 pub struct EventBus {
     local: broadcast::Sender<Arc<Event>>,
     redis: Option<(RedisStore, Arc<str>)>,
+    metrics: Metrics,
 }
 
 impl EventBus {
     /// Events stay within this process.
-    pub fn in_process() -> Self {
+    pub fn in_process(metrics: Metrics) -> Self {
         Self {
             local: broadcast::channel(LOCAL_CAPACITY).0,
             redis: None,
+            metrics,
         }
     }
 
     /// Events go through `channel` on Redis; a background task relays what
     /// arrives there to this process's subscribers, resubscribing after a
     /// lost connection.
-    pub fn redis(client: redis::Client, publisher: RedisStore) -> Self {
+    pub fn redis(client: redis::Client, publisher: RedisStore, metrics: Metrics) -> Self {
         let local = broadcast::channel(LOCAL_CAPACITY).0;
         let channel: Arc<str> = Arc::from(publisher.key("events"));
-        tokio::spawn(relay(client, channel.clone(), local.clone()));
+        tokio::spawn(relay(
+            client,
+            channel.clone(),
+            local.clone(),
+            metrics.clone(),
+        ));
         Self {
             local,
             redis: Some((publisher, channel)),
+            metrics,
         }
     }
 
@@ -74,6 +91,7 @@ impl EventBus {
     /// Publishes `event`. Delivery is best effort: a failed publish is logged,
     /// never turned into an error for the write that already committed.
     pub async fn publish(&self, event: Event) {
+        self.metrics.event_published(event.name());
         match &self.redis {
             None => {
                 // No receivers is not an error: nobody is listening yet.
@@ -101,10 +119,15 @@ impl EventBus {
     }
 }
 
-async fn relay(client: redis::Client, channel: Arc<str>, local: broadcast::Sender<Arc<Event>>) {
+async fn relay(
+    client: redis::Client,
+    channel: Arc<str>,
+    local: broadcast::Sender<Arc<Event>>,
+    metrics: Metrics,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match listen(&client, &channel, &local).await {
+        match listen(&client, &channel, &local, &metrics).await {
             Ok(()) => tracing::warn!("Redis event subscription ended; resubscribing"),
             Err(err) => tracing::warn!(error = %err, "Redis event subscription failed; retrying"),
         }
@@ -121,6 +144,7 @@ async fn listen(
     client: &redis::Client,
     channel: &str,
     local: &broadcast::Sender<Arc<Event>>,
+    metrics: &Metrics,
 ) -> redis::RedisResult<()> {
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(channel).await?;
@@ -129,6 +153,7 @@ async fn listen(
         let payload: String = message.get_payload()?;
         match serde_json::from_str::<Event>(&payload) {
             Ok(event) => {
+                metrics.event_received();
                 let _ = local.send(Arc::new(event));
             }
             Err(err) => tracing::warn!(error = %err, "ignoring a malformed event"),
@@ -143,7 +168,7 @@ mod tests {
 
     #[tokio::test]
     async fn in_process_events_reach_every_subscriber() {
-        let bus = EventBus::in_process();
+        let bus = EventBus::in_process(Metrics::default());
         let mut first = bus.subscribe();
         let mut second = bus.subscribe();
         let event = Event::CommentAdded {

@@ -12,6 +12,7 @@ use axum::http::{HeaderName, HeaderValue};
 use super::RequestData;
 use crate::{
     app::AppState,
+    metrics::Limit,
     services::{
         ServiceError,
         cost_limits::{Budget, Charge},
@@ -39,6 +40,7 @@ pub(super) async fn charge(
     {
         Charge::Accepted(budget) => (budget, Ok(())),
         Charge::Refused(budget) => {
+            state.metrics.rate_limited(Limit::Cost);
             let refusal = ServiceError::RateLimited {
                 reason: format!(
                     "this operation costs {cost} and {} of the budget of {} remain in this window",

@@ -21,7 +21,9 @@ use async_graphql::{
 use axum::http::{HeaderValue, header};
 use futures_util::{StreamExt, stream::BoxStream};
 
+use crate::app::AppState;
 use crate::locks::lock;
+use crate::metrics::Metrics;
 use crate::services::{ServiceError, retry_after_secs};
 
 pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
@@ -32,6 +34,8 @@ pub const CONFLICT: &str = "CONFLICT";
 pub const RATE_LIMITED: &str = "RATE_LIMITED";
 pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+/// The request ran past `FOLIO_REQUEST_TIMEOUT` and was stopped.
+pub const TIMEOUT: &str = "TIMEOUT";
 pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
@@ -157,12 +161,25 @@ struct ErrorCodesExtension {
 }
 
 /// Completes a response: adds the errors of nulled fields, gives every error
-/// its code, and turns a rate limit into a `Retry-After` header.
-fn finish(mut response: Response, nulled: &Mutex<Vec<ServerError>>) -> Response {
+/// its code (and counts it), and turns a rate limit into a `Retry-After`
+/// header.
+fn finish(
+    mut response: Response,
+    nulled: &Mutex<Vec<ServerError>>,
+    metrics: Option<&Metrics>,
+) -> Response {
     let nulled = std::mem::take(&mut *lock(nulled));
     response.errors.extend(nulled);
     for err in &mut response.errors {
         classify(err);
+        if let (Some(metrics), Some(Value::String(code))) = (
+            metrics,
+            err.extensions
+                .as_ref()
+                .and_then(|extensions| extensions.get("code")),
+        ) {
+            metrics.error(code);
+        }
     }
     if let Some(seconds) = retry_after(&response.errors)
         && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
@@ -175,7 +192,8 @@ fn finish(mut response: Response, nulled: &Mutex<Vec<ServerError>>) -> Response 
 #[async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        finish(next.run(ctx).await, &self.nulled)
+        let metrics = ctx.data_opt::<AppState>().map(|state| &state.metrics);
+        finish(next.run(ctx).await, &self.nulled, metrics)
     }
 
     /// Each event of a subscription is a response of its own.
@@ -186,8 +204,11 @@ impl Extension for ErrorCodesExtension {
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
         let nulled = self.nulled.clone();
+        let metrics = ctx
+            .data_opt::<AppState>()
+            .map(|state| state.metrics.clone());
         next.run(ctx, stream)
-            .map(move |response| finish(response, &nulled))
+            .map(move |response| finish(response, &nulled, metrics.as_ref()))
             .boxed()
     }
 

@@ -39,20 +39,21 @@ pub fn for_hints(request: Request, hints: CacheControl, failed: bool) -> String 
     }
 }
 
-/// A strong validator for `body`.
+/// A validator for `body`. Weak, because the bytes sent differ with the
+/// compression the client accepts while the content is the same.
 pub fn etag(body: &str) -> HeaderValue {
     let digest = Sha256::digest(body.as_bytes());
     let hex: String = digest[..16]
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect();
-    HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a valid header value")
+    HeaderValue::from_str(&format!("W/\"{hex}\"")).expect("hex is a valid header value")
 }
 
 /// Whether the client's `If-None-Match` names `etag` (weak comparison, as
 /// RFC 9110 asks for this header).
 pub fn not_modified(request_headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    let Ok(etag) = etag.to_str() else {
+    let Some(etag) = etag.to_str().ok().map(|etag| etag.trim_start_matches("W/")) else {
         return false;
     };
     request_headers

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use std::{
     net::{IpAddr, SocketAddr},
     sync::Arc,
+    time::Instant,
 };
 
 use axum::{
@@ -25,8 +26,9 @@ use crate::{
     },
     http::{
         auth::{self, AuthError},
-        caching, persisted, request_log,
+        caching, cross_origin, persisted, request_log,
     },
+    metrics::{CacheLookup, Outcome, PersistedQuery},
     policy::Viewer,
 };
 
@@ -39,12 +41,20 @@ pub async fn handle(
     headers: HeaderMap,
     request: Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> HttpResponse {
+    let started = Instant::now();
     // A POST carries JSON and says so (GraphQL over HTTP); this also keeps
     // out the `text/plain` bodies browsers send cross-site without asking.
     if method == Method::POST && !is_json(&headers) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "a POST must carry Content-Type: application/json",
+            errors::BAD_USER_INPUT,
+        );
+    }
+    if method == Method::GET && state.csrf_prevention && cross_origin::is_simple_get(&headers) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            cross_origin::CSRF_REFUSAL,
             errors::BAD_USER_INPUT,
         );
     }
@@ -85,10 +95,16 @@ pub async fn handle(
             errors::BAD_USER_INPUT,
         );
     }
+    let metrics = &state.app.metrics;
     let mut runnable = Vec::with_capacity(requests.len());
     for mut request in requests {
         let resolved = persisted::resolve(&state.app.persisted, &mut request).await;
-        runnable.push(resolved.map(|()| request));
+        match resolved {
+            Ok(Some(outcome)) => metrics.persisted_query(outcome),
+            Err(persisted::Refusal::NotFound) => metrics.persisted_query(PersistedQuery::Miss),
+            Ok(None) | Err(_) => {}
+        }
+        runnable.push(resolved.map(|_| request));
     }
     let names: Vec<Option<String>> = runnable
         .iter_mut()
@@ -96,6 +112,7 @@ pub async fn handle(
         .collect();
     request_log::record_operations(&names);
     if let ([Err(refusal)], false) = (runnable.as_slice(), batched) {
+        metrics.operation(None, Outcome::rejected, started.elapsed());
         return persisted_query_refusal(*refusal);
     }
     // GET must not change anything: GET requests can be triggered cross-site
@@ -120,17 +137,26 @@ pub async fn handle(
         && operation_type(request) == Some(OperationType::Query)
         && let Some(Ok(request)) = runnable.pop()
     {
-        return through_cache(&state, &headers, kind, client, request).await;
+        let (response, outcome) = through_cache(&state, &headers, kind, client, request).await;
+        metrics.operation(names[0].as_deref(), outcome, started.elapsed());
+        return response;
     }
-    let mut responses = join_all(runnable.into_iter().map(|request| async {
-        match request {
-            Ok(request) => {
-                let request = with_data(&state.app, viewer, client, request);
-                state.schema.execute(request).await
-            }
-            Err(refusal) => Response::from_errors(vec![refusal.into_error()]),
-        }
-    }))
+    let mut responses = join_all(
+        runnable
+            .into_iter()
+            .zip(&names)
+            .map(|(request, name)| async {
+                let response = match request {
+                    Ok(request) => {
+                        let request = with_data(&state.app, viewer, client, request);
+                        state.schema.execute(request).await
+                    }
+                    Err(refusal) => Response::from_errors(vec![refusal.into_error()]),
+                };
+                metrics.operation(name.as_deref(), outcome(&response), started.elapsed());
+                response
+            }),
+    )
     .await;
     let response = match (batched, responses.pop()) {
         (false, Some(single)) => BatchResponse::Single(single),
@@ -150,16 +176,24 @@ async fn through_cache(
     kind: caching::Request,
     client: Option<IpAddr>,
     request: Request,
-) -> HttpResponse {
+) -> (HttpResponse, Outcome) {
     let cache = &state.app.responses;
     let key = response_key(&request);
     let lookup = cache.lookup(&key).await;
+    state
+        .app
+        .metrics
+        .cache_lookup(match (&lookup.hit, &lookup.generations) {
+            (Some(_), _) => CacheLookup::Hit,
+            (None, Some(_)) => CacheLookup::Miss,
+            (None, None) => CacheLookup::Bypassed,
+        });
     if let Some(hit) = lookup.hit {
         let hints = CacheControl {
             public: true,
             max_age: i32::try_from(hit.max_age).unwrap_or(i32::MAX),
         };
-        return send(
+        let response = send(
             headers,
             kind,
             Prepared {
@@ -170,12 +204,16 @@ async fn through_cache(
                 body: hit.body,
             },
         );
+        // Only responses without errors are stored.
+        return (response, Outcome::ok);
     }
     // The generations were read before running, so a write that commits
     // meanwhile leaves this entry stale rather than passing for newer.
     let recorder = Arc::new(DependencyRecorder::default());
     let request = with_data(&state.app, None, client, request).data(recorder.clone());
-    let response = BatchResponse::Single(state.schema.execute(request).await);
+    let single = state.schema.execute(request).await;
+    let outcome = outcome(&single);
+    let response = BatchResponse::Single(single);
     let prepared = prepare(headers, kind, &response);
     if let (BatchResponse::Single(single), Some(generations)) = (&response, lookup.generations)
         && single.errors.is_empty()
@@ -192,7 +230,7 @@ async fn through_cache(
             )
             .await;
     }
-    send(headers, kind, prepared)
+    (send(headers, kind, prepared), outcome)
 }
 
 /// What identifies an operation's response: its text, name and variables.
@@ -291,6 +329,7 @@ async fn authenticate(
 }
 
 fn error_response(status: StatusCode, message: &str, code: &'static str) -> HttpResponse {
+    request_log::record_error_codes(&[code.to_owned()]);
     failure(status, errors::coded(message, code))
 }
 
@@ -419,6 +458,16 @@ fn serialize(response: &BatchResponse) -> String {
         _ => serde_json::to_string(response),
     };
     body.unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn outcome(response: &Response) -> Outcome {
+    if failed_before_execution(response) {
+        Outcome::rejected
+    } else if response.errors.is_empty() {
+        Outcome::ok
+    } else {
+        Outcome::error
+    }
 }
 
 /// No execution started: the request was refused before any resolver ran

@@ -28,6 +28,7 @@ use tokio::{sync::Notify, task::AbortHandle, time::Duration};
 use super::outbox::Outbox;
 use crate::graphql::{FolioSchema, PublicLoaders, operation_type};
 use crate::locks::lock;
+use crate::metrics::Metrics;
 use crate::policy::Viewer;
 
 /// What makes two subscriptions the same.
@@ -67,14 +68,26 @@ struct Member {
 pub struct SharedSubscriptions {
     groups: Groups,
     loaders: Arc<PublicLoaders>,
+    metrics: Metrics,
 }
 
 impl SharedSubscriptions {
-    pub fn new(db: DatabaseConnection, loader_delay: Duration) -> Self {
+    pub fn new(db: DatabaseConnection, loader_delay: Duration, metrics: Metrics) -> Self {
         Self {
             groups: Groups::default(),
             loaders: Arc::new(PublicLoaders::new(db, loader_delay)),
+            metrics,
         }
+    }
+
+    /// How many subscriptions run, and how many subscribers they serve.
+    pub fn counts(&self) -> (usize, usize) {
+        let groups = lock(&self.groups);
+        let subscribers = groups
+            .values()
+            .map(|group| lock(&group.members).len())
+            .sum();
+        (groups.len(), subscribers)
     }
 
     /// Viewer-independent loaders shared by every subscriber.
@@ -89,6 +102,7 @@ impl SharedSubscriptions {
         SharingExecutor {
             groups: self.groups.clone(),
             connection: Arc::new(connection),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -109,6 +123,7 @@ pub struct Connection {
 pub struct SharingExecutor {
     groups: Groups,
     connection: Arc<Connection>,
+    metrics: Metrics,
 }
 
 impl Executor for SharingExecutor {
@@ -234,6 +249,7 @@ impl SharingExecutor {
                     group.clone(),
                     self.groups.clone(),
                     key.clone(),
+                    self.metrics.clone(),
                 ));
                 *lock(&group.task) = Some(task.abort_handle());
                 (group, None)
@@ -258,6 +274,7 @@ async fn run_group(
     group: Arc<Group>,
     groups: Groups,
     key: GroupKey,
+    metrics: Metrics,
 ) {
     while let Some(response) = results.next().await {
         let payload = match serde_json::to_string(&response) {
@@ -275,7 +292,8 @@ async fn run_group(
             member.heard.store(true, Ordering::Release);
             // A full queue marks that connection stalled; it is closed
             // by its own task, never waited for here.
-            let _ = member.outbox.offer(Message::Text(frame.into()));
+            let delivered = member.outbox.offer(Message::Text(frame.into())).is_ok();
+            metrics.subscription_message(delivered);
         }
     }
     retire(&mut lock(&groups), &key, &group);

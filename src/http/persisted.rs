@@ -8,10 +8,10 @@ use async_graphql::{Request, ServerError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::{cache::persisted_queries::PersistedQueries, graphql::errors};
+use crate::{cache::persisted_queries::PersistedQueries, graphql::errors, metrics::PersistedQuery};
 
 #[derive(Deserialize)]
-struct PersistedQuery {
+struct Extension {
     version: i32,
     #[serde(rename = "sha256Hash")]
     sha256_hash: String,
@@ -44,17 +44,20 @@ impl Refusal {
 }
 
 /// Fills in `request`'s query from the store when it names a persisted one,
-/// and registers the query it brings with its hash. A request with neither
-/// is refused here too.
-pub async fn resolve(store: &PersistedQueries, request: &mut Request) -> Result<(), Refusal> {
+/// and registers the query it brings with its hash: which of the two
+/// happened, if either. A request with neither is refused here too.
+pub async fn resolve(
+    store: &PersistedQueries,
+    request: &mut Request,
+) -> Result<Option<PersistedQuery>, Refusal> {
     let Some(extension) = request.extensions.remove("persistedQuery") else {
         return if request.query.trim().is_empty() {
             Err(Refusal::NoQuery)
         } else {
-            Ok(())
+            Ok(None)
         };
     };
-    let persisted: PersistedQuery =
+    let persisted: Extension =
         async_graphql::from_value(extension).map_err(|_| Refusal::Malformed)?;
     if persisted.version != 1 {
         return Err(Refusal::Malformed);
@@ -66,11 +69,11 @@ pub async fn resolve(store: &PersistedQueries, request: &mut Request) -> Result<
     if request.query.is_empty() {
         let query = store.get(&hash).await.ok_or(Refusal::NotFound)?;
         request.query = query.to_string();
-        return Ok(());
+        return Ok(Some(PersistedQuery::Hit));
     }
     if format!("{:x}", Sha256::digest(request.query.as_bytes())) != hash {
         return Err(Refusal::HashMismatch);
     }
     store.put(&hash, &request.query).await;
-    Ok(())
+    Ok(Some(PersistedQuery::Registered))
 }

@@ -11,7 +11,10 @@ use std::{net::IpAddr, time::Duration};
 use sha2::{Digest, Sha256};
 
 use super::{ServiceError, ServiceResult, cost_limits::block};
-use crate::cache::Counters;
+use crate::{
+    cache::Counters,
+    metrics::{Limit, Metrics},
+};
 
 #[derive(Debug, Clone, Copy)]
 pub struct LoginLimits {
@@ -24,11 +27,16 @@ pub struct LoginLimits {
 pub struct LoginThrottle {
     counters: Counters,
     limits: LoginLimits,
+    metrics: Metrics,
 }
 
 impl LoginThrottle {
-    pub fn new(counters: Counters, limits: LoginLimits) -> Self {
-        Self { counters, limits }
+    pub fn new(counters: Counters, limits: LoginLimits, metrics: Metrics) -> Self {
+        Self {
+            counters,
+            limits,
+            metrics,
+        }
     }
 
     fn keys(email: &str, address: Option<IpAddr>) -> (String, Option<String>) {
@@ -59,10 +67,13 @@ impl LoginThrottle {
             }
         }
         match retry_after {
-            Some(retry_after) => Err(ServiceError::RateLimited {
-                reason: "too many failed logins".to_owned(),
-                retry_after,
-            }),
+            Some(retry_after) => {
+                self.metrics.rate_limited(Limit::Login);
+                Err(ServiceError::RateLimited {
+                    reason: "too many failed logins".to_owned(),
+                    retry_after,
+                })
+            }
             None => Ok(()),
         }
     }

@@ -157,6 +157,11 @@ pub fn settings(database_url: &str) -> ServeSettings {
         cost_window: 60,
         introspection: true,
         playground: true,
+        metrics: true,
+        cors_origins: None,
+        csrf_prevention: true,
+        request_timeout: 30.0,
+        compression: true,
         websocket: WebSocketSettings {
             ws_init_timeout: 10,
             ws_keepalive: 15,
@@ -201,6 +206,15 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// A GraphQL GET, with the header that shows it is not a cross-site
+    /// request a browser sent without asking (as Apollo Client's
+    /// `content-type` does).
+    pub fn graphql_get(&self) -> reqwest::RequestBuilder {
+        self.client
+            .get(self.url("/graphql"))
+            .header("apollo-require-preflight", "true")
     }
 
     /// GETs `path`.

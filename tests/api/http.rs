@@ -8,8 +8,7 @@ use crate::helpers::{code, data, error, spawn_app, spawn_app_with};
 async fn queries_work_over_get_and_mutations_do_not() {
     let app = spawn_app().await;
     let response = app
-        .client
-        .get(app.url("/graphql"))
+        .graphql_get()
         .query(&[("query", "{ articles { totalCount } }")])
         .send()
         .await
@@ -19,8 +18,7 @@ async fn queries_work_over_get_and_mutations_do_not() {
     assert_eq!(data(&body)["articles"]["totalCount"], 0);
 
     let mutation = app
-        .client
-        .get(app.url("/graphql"))
+        .graphql_get()
         .query(&[("query", "mutation { logout(refreshToken: \"x\") }")])
         .send()
         .await

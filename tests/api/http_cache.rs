@@ -6,10 +6,7 @@ use serde_json::json;
 use crate::helpers::{TestApp, spawn_app};
 
 async fn get(app: &TestApp, query: &str, token: Option<&str>) -> reqwest::Response {
-    let mut request = app
-        .client
-        .get(app.url("/graphql"))
-        .query(&[("query", query)]);
+    let mut request = app.graphql_get().query(&[("query", query)]);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -73,8 +70,7 @@ async fn errors_are_never_cacheable() {
 }
 
 async fn get_if_none_match(app: &TestApp, etag: &header::HeaderValue) -> reqwest::Response {
-    app.client
-        .get(app.url("/graphql"))
+    app.graphql_get()
         .query(&[("query", PUBLIC)])
         .header(header::IF_NONE_MATCH, etag.clone())
         .send()

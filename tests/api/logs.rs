@@ -56,6 +56,7 @@ async fn each_request_is_logged_with_its_id_and_without_secrets() {
     let response = client
         .get(format!("{}/graphql", folio.address))
         .query(&[("query", "{ nope }")])
+        .header("content-type", "application/json")
         .bearer_auth(&token)
         .send()
         .await

@@ -33,8 +33,7 @@ async fn by_hash(app: &TestApp, hash: &str) -> (StatusCode, reqwest::header::Hea
 /// A hashed query over GET, as Apollo's `useGETForHashedQueries` sends it.
 async fn get_by_hash(app: &TestApp, hash: &str) -> reqwest::Response {
     let extensions = persisted(hash).to_string();
-    app.client
-        .get(app.url("/graphql"))
+    app.graphql_get()
         .query(&[("extensions", extensions.as_str())])
         .send()
         .await

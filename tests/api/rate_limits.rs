@@ -192,8 +192,7 @@ async fn get_requests_and_response_cache_hits() {
     .await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
     let get = app
-        .client
-        .get(app.url("/graphql"))
+        .graphql_get()
         .query(&[("query", uncached)])
         .header("x-forwarded-for", "192.0.2.9")
         .send()

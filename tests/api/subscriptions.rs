@@ -87,7 +87,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next protocol message that is not a keep-alive.
-async fn receive(socket: &mut Socket) -> Value {
+pub async fn receive(socket: &mut Socket) -> Value {
     loop {
         let value = receive_raw(socket).await;
         if !matches!(value["type"].as_str(), Some("ka" | "ping" | "pong")) {
@@ -113,7 +113,7 @@ async fn subscribe(socket: &mut Socket, protocol: &str, query: &str, variables: 
     tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
-async fn comment(app: &TestApp, who: &Session, article: &Value, body: &str) {
+pub async fn comment(app: &TestApp, who: &Session, article: &Value, body: &str) {
     let response = app
         .query_as(
             who,
@@ -125,7 +125,7 @@ async fn comment(app: &TestApp, who: &Session, article: &Value, body: &str) {
 }
 
 /// A subscriber to new comments on `article`.
-async fn watch_comments(
+pub async fn watch_comments(
     app: &TestApp,
     protocol: &str,
     token: Option<&str>,
