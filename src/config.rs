@@ -427,6 +427,22 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_is_in_the_readme_configuration_reference() {
+        use clap::CommandFactory;
+        let readme = include_str!("../README.md");
+        let reference = &readme[readme
+            .find("## Configuration reference")
+            .expect("the README has a configuration reference")..];
+        let missing: Vec<String> = Cli::command()
+            .get_arguments()
+            .filter_map(|argument| argument.get_env())
+            .map(|env| env.to_string_lossy().into_owned())
+            .filter(|env| !reference.contains(&format!("`{env}`")))
+            .collect();
+        assert!(missing.is_empty(), "not documented: {missing:?}");
+    }
+
+    #[test]
     fn request_timeout_zero_means_none() {
         assert_eq!(
             settings(&[]).request_timeout(),
