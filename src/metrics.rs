@@ -93,9 +93,12 @@ fn statement_latency() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 2.0, 16))
 }
 
-/// What components record into. Cheap to clone: every part is shared.
-#[derive(Clone)]
-pub struct Metrics {
+/// What components record into. Cheap to clone (one shared pointer: it is
+/// cloned with the state of every request).
+#[derive(Clone, Default)]
+pub struct Metrics(Arc<Series>);
+
+struct Series {
     operations: Family<OperationLabels, Counter>,
     operation_seconds: Latency,
     operation_names: Arc<Mutex<HashSet<Arc<str>>>>,
@@ -111,7 +114,7 @@ pub struct Metrics {
     subscription_messages: Family<ResultLabels, Counter>,
 }
 
-impl Default for Metrics {
+impl Default for Series {
     fn default() -> Self {
         Self {
             operations: Family::default(),
@@ -166,8 +169,9 @@ impl Metrics {
             operation: self.operation_label(name),
             outcome,
         };
-        self.operations.get_or_create(&labels).inc();
-        self.operation_seconds
+        self.0.operations.get_or_create(&labels).inc();
+        self.0
+            .operation_seconds
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
     }
@@ -176,7 +180,7 @@ impl Metrics {
         let Some(name) = name else {
             return Arc::from("(anonymous)");
         };
-        let mut names = lock(&self.operation_names);
+        let mut names = lock(&self.0.operation_names);
         if let Some(known) = names.get(name) {
             return known.clone();
         }
@@ -190,7 +194,8 @@ impl Metrics {
 
     /// An error reached a client with `code`.
     pub fn error(&self, code: &str) {
-        self.errors
+        self.0
+            .errors
             .get_or_create(&CodeLabels {
                 code: code.to_owned(),
             })
@@ -200,7 +205,8 @@ impl Metrics {
     /// An HTTP response was sent for `route` (the matched route pattern, so
     /// the label set stays bounded).
     pub fn http_response(&self, route: &str, status: u16) {
-        self.http_responses
+        self.0
+            .http_responses
             .get_or_create(&HttpLabels {
                 route: route.to_owned(),
                 status,
@@ -210,9 +216,9 @@ impl Metrics {
 
     /// A SQL statement ran.
     pub fn statement(&self, elapsed: Duration, failed: bool) {
-        self.statement_seconds.observe(elapsed.as_secs_f64());
+        self.0.statement_seconds.observe(elapsed.as_secs_f64());
         if failed {
-            self.statement_failures.inc();
+            self.0.statement_failures.inc();
         }
     }
 
@@ -222,7 +228,8 @@ impl Metrics {
             CacheLookup::Miss => "miss",
             CacheLookup::Bypassed => "bypassed",
         };
-        self.response_cache
+        self.0
+            .response_cache
             .get_or_create(&ResultLabels { result })
             .inc();
     }
@@ -233,7 +240,8 @@ impl Metrics {
             PersistedQuery::Miss => "miss",
             PersistedQuery::Registered => "registered",
         };
-        self.persisted_queries
+        self.0
+            .persisted_queries
             .get_or_create(&ResultLabels { result })
             .inc();
     }
@@ -243,28 +251,31 @@ impl Metrics {
             Limit::Cost => "cost",
             Limit::Login => "login",
         };
-        self.rate_limited
+        self.0
+            .rate_limited
             .get_or_create(&LimitLabels { limit })
             .inc();
     }
 
     /// This instance published an event (to every instance, with Redis).
     pub fn event_published(&self, event: &'static str) {
-        self.events_published
+        self.0
+            .events_published
             .get_or_create(&EventLabels { event })
             .inc();
     }
 
     /// An event published by some instance arrived through Redis.
     pub fn event_received(&self) {
-        self.events_received.inc();
+        self.0.events_received.inc();
     }
 
     /// A subscription result was queued for a subscriber, or dropped
     /// because that subscriber stopped reading.
     pub fn subscription_message(&self, delivered: bool) {
         let result = if delivered { "delivered" } else { "dropped" };
-        self.subscription_messages
+        self.0
+            .subscription_messages
             .get_or_create(&ResultLabels { result })
             .inc();
     }
@@ -276,65 +287,65 @@ impl Metrics {
         registry.register(
             "graphql_operations",
             "GraphQL operations by operation name and outcome",
-            self.operations.clone(),
+            self.0.operations.clone(),
         );
         registry.register_with_unit(
             "graphql_operation_duration",
             "Time to answer a GraphQL operation",
             Unit::Seconds,
-            self.operation_seconds.clone(),
+            self.0.operation_seconds.clone(),
         );
         registry.register(
             "graphql_errors",
             "Errors in operation results, by extensions.code (requests refused before \
              parsing show in folio_http_responses_total)",
-            self.errors.clone(),
+            self.0.errors.clone(),
         );
         registry.register(
             "http_responses",
             "HTTP responses by route and status",
-            self.http_responses.clone(),
+            self.0.http_responses.clone(),
         );
         registry.register_with_unit(
             "db_statement_duration",
             "Time to run a SQL statement",
             Unit::Seconds,
-            self.statement_seconds.clone(),
+            self.0.statement_seconds.clone(),
         );
         registry.register(
             "db_statement_failures",
             "SQL statements that failed",
-            self.statement_failures.clone(),
+            self.0.statement_failures.clone(),
         );
         registry.register(
             "response_cache_lookups",
             "Response cache lookups for anonymous queries, by result",
-            self.response_cache.clone(),
+            self.0.response_cache.clone(),
         );
         registry.register(
             "persisted_queries",
             "Automatic persisted query lookups and registrations",
-            self.persisted_queries.clone(),
+            self.0.persisted_queries.clone(),
         );
         registry.register(
             "rate_limited",
             "Requests refused by a rate limit, by limit",
-            self.rate_limited.clone(),
+            self.0.rate_limited.clone(),
         );
         registry.register(
             "events_published",
             "Live-update events this instance published, by event",
-            self.events_published.clone(),
+            self.0.events_published.clone(),
         );
         registry.register(
             "events_received",
             "Live-update events received from Redis (from any instance)",
-            self.events_received.clone(),
+            self.0.events_received.clone(),
         );
         registry.register(
             "subscription_messages",
             "Subscription results queued for subscribers, or dropped for a stalled one",
-            self.subscription_messages.clone(),
+            self.0.subscription_messages.clone(),
         );
         registry.register_collector(Box::new(levels));
         Exporter(Arc::new(registry))
