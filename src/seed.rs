@@ -284,10 +284,15 @@ pub async fn run(db: &DatabaseConnection, sizes: SeedSizes) -> Result<(), SeedEr
     .await?;
 
     if !published.is_empty() {
+        // Discussion is uneven, as on real sites: a tenth of the comments
+        // go to one published article in a thousand, so some pages have
+        // hundreds of comments and most a handful.
+        let popular: Vec<i64> = published.iter().step_by(1000).copied().collect();
         let comments: Vec<(i64, i64)> = (0..sizes.comments)
-            .map(|_| {
+            .map(|i| {
+                let among = if i % 10 == 0 { &popular } else { &published };
                 (
-                    *published.choose(&mut rng).expect("non-empty"),
+                    *among.choose(&mut rng).expect("non-empty"),
                     rng.random_range(1..=sizes.users) as i64,
                 )
             })

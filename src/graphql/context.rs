@@ -37,7 +37,6 @@ impl RequestData {
     /// shared with every other subscriber, so one event's loads for a
     /// thousand subscribers become one batch.
     pub fn sharing(
-        state: &AppState,
         public: Arc<PublicLoaders>,
         viewer: Option<Viewer>,
         client: Option<IpAddr>,
@@ -45,7 +44,7 @@ impl RequestData {
         Self {
             viewer,
             client,
-            loaders: Loaders::sharing(public, state.db.clone(), viewer, state.dataloader_delay),
+            loaders: Loaders::sharing(public, viewer),
             written: Mutex::default(),
         }
     }

@@ -2,7 +2,12 @@
 //! resolves goes through one of these, so a page costs one query per relation
 //! instead of one per row.
 
-use std::{collections::HashMap, hash::Hash, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    hash::Hash,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
@@ -23,29 +28,33 @@ use crate::{
 pub type LoadError = Arc<ServiceError>;
 
 /// A request's loaders: the viewer-independent ones, plus those that answer
-/// for this viewer.
+/// for this viewer. Each is built on first use: most requests touch one or
+/// two of them, and `{ __typename }` none.
 pub struct Loaders {
     public: Arc<PublicLoaders>,
-    pub favorited: DataLoader<FavoritedLoader>,
-    pub following: DataLoader<FollowingLoader>,
+    viewer_id: Option<i64>,
+    favorited: OnceLock<DataLoader<FavoritedLoader>>,
+    following: OnceLock<DataLoader<FollowingLoader>>,
 }
 
 /// Loaders whose answers are the same for every viewer (callers apply the
 /// policy to what they return), so they may batch the keys of many
 /// subscribers at once.
 pub struct PublicLoaders {
-    pub users: DataLoader<UserLoader>,
-    pub articles: DataLoader<ArticleLoader>,
-    pub comments: DataLoader<CommentLoader>,
-    pub tags: DataLoader<TagsLoader>,
-    pub followers_count: DataLoader<FollowCountLoader>,
-    pub following_count: DataLoader<FollowCountLoader>,
-    pub comment_pages: DataLoader<CommentPagesLoader>,
-    pub author_article_pages: DataLoader<AuthorArticlePagesLoader>,
-    pub follower_pages: DataLoader<FollowPagesLoader>,
-    pub following_pages: DataLoader<FollowPagesLoader>,
-    pub favorite_pages: DataLoader<FavoritePagesLoader>,
-    pub bodies: DataLoader<BodyLoader>,
+    db: DatabaseConnection,
+    delay: Duration,
+    users: OnceLock<DataLoader<UserLoader>>,
+    articles: OnceLock<DataLoader<ArticleLoader>>,
+    comments: OnceLock<DataLoader<CommentLoader>>,
+    tags: OnceLock<DataLoader<TagsLoader>>,
+    followers_count: OnceLock<DataLoader<FollowCountLoader>>,
+    following_count: OnceLock<DataLoader<FollowCountLoader>>,
+    comment_pages: OnceLock<DataLoader<CommentPagesLoader>>,
+    author_article_pages: OnceLock<DataLoader<AuthorArticlePagesLoader>>,
+    follower_pages: OnceLock<DataLoader<FollowPagesLoader>>,
+    following_pages: OnceLock<DataLoader<FollowPagesLoader>>,
+    favorite_pages: OnceLock<DataLoader<FavoritePagesLoader>>,
+    bodies: OnceLock<DataLoader<BodyLoader>>,
 }
 
 impl std::ops::Deref for Loaders {
@@ -59,88 +68,125 @@ impl std::ops::Deref for Loaders {
 impl Loaders {
     /// Fresh loaders for one request.
     pub fn new(db: DatabaseConnection, viewer: Option<Viewer>, delay: Duration) -> Self {
-        let public = Arc::new(PublicLoaders::new(db.clone(), delay));
-        Self::sharing(public, db, viewer, delay)
+        Self::sharing(Arc::new(PublicLoaders::new(db, delay)), viewer)
     }
 
     /// Loaders over `public`, which others may be using too.
-    pub fn sharing(
-        public: Arc<PublicLoaders>,
-        db: DatabaseConnection,
-        viewer: Option<Viewer>,
-        delay: Duration,
-    ) -> Self {
-        let viewer_id = viewer.map(|viewer| viewer.id);
+    pub fn sharing(public: Arc<PublicLoaders>, viewer: Option<Viewer>) -> Self {
         Self {
             public,
-            favorited: DataLoader::new(
-                FavoritedLoader {
-                    db: db.clone(),
-                    viewer_id,
-                },
-                tokio::spawn,
-            )
-            .delay(delay),
-            following: DataLoader::new(FollowingLoader { db, viewer_id }, tokio::spawn)
-                .delay(delay),
+            viewer_id: viewer.map(|viewer| viewer.id),
+            favorited: OnceLock::new(),
+            following: OnceLock::new(),
         }
     }
 
     pub fn public(&self) -> &Arc<PublicLoaders> {
         &self.public
     }
+
+    pub fn favorited(&self) -> &DataLoader<FavoritedLoader> {
+        self.public.built(&self.favorited, |db| FavoritedLoader {
+            db,
+            viewer_id: self.viewer_id,
+        })
+    }
+
+    pub fn following(&self) -> &DataLoader<FollowingLoader> {
+        self.public.built(&self.following, |db| FollowingLoader {
+            db,
+            viewer_id: self.viewer_id,
+        })
+    }
 }
 
 impl PublicLoaders {
     pub fn new(db: DatabaseConnection, delay: Duration) -> Self {
         Self {
-            users: DataLoader::new(UserLoader(db.clone()), tokio::spawn).delay(delay),
-            articles: DataLoader::new(ArticleLoader(db.clone()), tokio::spawn).delay(delay),
-            comments: DataLoader::new(CommentLoader(db.clone()), tokio::spawn).delay(delay),
-            tags: DataLoader::new(TagsLoader(db.clone()), tokio::spawn).delay(delay),
-            followers_count: DataLoader::new(
-                FollowCountLoader {
-                    db: db.clone(),
-                    side: FollowSide::Followers,
-                },
-                tokio::spawn,
-            )
-            .delay(delay),
-            following_count: DataLoader::new(
-                FollowCountLoader {
-                    db: db.clone(),
-                    side: FollowSide::Following,
-                },
-                tokio::spawn,
-            )
-            .delay(delay),
-            comment_pages: DataLoader::new(CommentPagesLoader(db.clone()), tokio::spawn)
-                .delay(delay),
-            author_article_pages: DataLoader::new(
-                AuthorArticlePagesLoader(db.clone()),
-                tokio::spawn,
-            )
-            .delay(delay),
-            follower_pages: DataLoader::new(
-                FollowPagesLoader {
-                    db: db.clone(),
-                    side: FollowSide::Followers,
-                },
-                tokio::spawn,
-            )
-            .delay(delay),
-            following_pages: DataLoader::new(
-                FollowPagesLoader {
-                    db: db.clone(),
-                    side: FollowSide::Following,
-                },
-                tokio::spawn,
-            )
-            .delay(delay),
-            favorite_pages: DataLoader::new(FavoritePagesLoader(db.clone()), tokio::spawn)
-                .delay(delay),
-            bodies: DataLoader::new(BodyLoader(db), tokio::spawn).delay(delay),
+            db,
+            delay,
+            users: OnceLock::new(),
+            articles: OnceLock::new(),
+            comments: OnceLock::new(),
+            tags: OnceLock::new(),
+            followers_count: OnceLock::new(),
+            following_count: OnceLock::new(),
+            comment_pages: OnceLock::new(),
+            author_article_pages: OnceLock::new(),
+            follower_pages: OnceLock::new(),
+            following_pages: OnceLock::new(),
+            favorite_pages: OnceLock::new(),
+            bodies: OnceLock::new(),
         }
+    }
+
+    /// The loader in `cell`, built over this database on first use.
+    fn built<'a, T: Send + Sync + 'static>(
+        &self,
+        cell: &'a OnceLock<DataLoader<T>>,
+        make: impl FnOnce(DatabaseConnection) -> T,
+    ) -> &'a DataLoader<T> {
+        cell.get_or_init(|| DataLoader::new(make(self.db.clone()), tokio::spawn).delay(self.delay))
+    }
+
+    pub fn users(&self) -> &DataLoader<UserLoader> {
+        self.built(&self.users, UserLoader)
+    }
+
+    pub fn articles(&self) -> &DataLoader<ArticleLoader> {
+        self.built(&self.articles, ArticleLoader)
+    }
+
+    pub fn comments(&self) -> &DataLoader<CommentLoader> {
+        self.built(&self.comments, CommentLoader)
+    }
+
+    pub fn tags(&self) -> &DataLoader<TagsLoader> {
+        self.built(&self.tags, TagsLoader)
+    }
+
+    pub fn followers_count(&self) -> &DataLoader<FollowCountLoader> {
+        self.built(&self.followers_count, |db| FollowCountLoader {
+            db,
+            side: FollowSide::Followers,
+        })
+    }
+
+    pub fn following_count(&self) -> &DataLoader<FollowCountLoader> {
+        self.built(&self.following_count, |db| FollowCountLoader {
+            db,
+            side: FollowSide::Following,
+        })
+    }
+
+    pub fn comment_pages(&self) -> &DataLoader<CommentPagesLoader> {
+        self.built(&self.comment_pages, CommentPagesLoader)
+    }
+
+    pub fn author_article_pages(&self) -> &DataLoader<AuthorArticlePagesLoader> {
+        self.built(&self.author_article_pages, AuthorArticlePagesLoader)
+    }
+
+    pub fn follower_pages(&self) -> &DataLoader<FollowPagesLoader> {
+        self.built(&self.follower_pages, |db| FollowPagesLoader {
+            db,
+            side: FollowSide::Followers,
+        })
+    }
+
+    pub fn following_pages(&self) -> &DataLoader<FollowPagesLoader> {
+        self.built(&self.following_pages, |db| FollowPagesLoader {
+            db,
+            side: FollowSide::Following,
+        })
+    }
+
+    pub fn favorite_pages(&self) -> &DataLoader<FavoritePagesLoader> {
+        self.built(&self.favorite_pages, FavoritePagesLoader)
+    }
+
+    pub fn bodies(&self) -> &DataLoader<BodyLoader> {
+        self.built(&self.bodies, BodyLoader)
     }
 }
 

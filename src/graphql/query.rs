@@ -52,7 +52,7 @@ impl QueryRoot {
         };
         Ok(ctx
             .loaders()
-            .users
+            .users()
             .load_one(viewer.id)
             .await?
             .map(User::from))
@@ -139,13 +139,13 @@ async fn node(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<Option<N
     Ok(match id.kind {
         NodeKind::User => ctx
             .loaders()
-            .users
+            .users()
             .load_one(id.id)
             .await?
             .map(|user| Node::User(user.into())),
         NodeKind::Article => ctx
             .loaders()
-            .articles
+            .articles()
             .load_one(id.id)
             .await?
             .filter(|article| policy::can_read_article(viewer, article))

@@ -59,7 +59,7 @@ async fn readable_article(
     viewer: Option<&Viewer>,
     id: i64,
 ) -> Option<article::Model> {
-    let article = loaders.articles.load_one(id).await.ok()??;
+    let article = loaders.articles().load_one(id).await.ok()??;
     policy::can_read_article(viewer, &article).then_some(article)
 }
 
@@ -86,7 +86,7 @@ impl SubscriptionRoot {
                     if article_id != watched {
                         return None;
                     }
-                    let comment = loaders.comments.load_one(comment_id).await.ok()??;
+                    let comment = loaders.comments().load_one(comment_id).await.ok()??;
                     readable_article(&loaders, viewer.as_ref(), comment.article_id).await?;
                     Some(Comment(comment))
                 }

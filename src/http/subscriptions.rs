@@ -168,7 +168,6 @@ async fn serve(
     };
     let mut data = Data::default();
     data.insert(RequestData::sharing(
-        &app,
         subscriptions.loaders(),
         viewer,
         Some(peer.ip()),

@@ -65,7 +65,7 @@ impl Article {
         if self.body_in_row {
             return Ok(self.row.body.clone());
         }
-        let body = ctx.loaders().bodies.load_one(self.row.id).await?;
+        let body = ctx.loaders().bodies().load_one(self.row.id).await?;
         Ok(body.ok_or(ServiceError::NotFound("article"))?)
     }
 
@@ -80,14 +80,14 @@ impl Article {
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         Ok(ctx
             .loaders()
-            .tags
+            .tags()
             .load_one(self.row.id)
             .await?
             .unwrap_or_default())
     }
 
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        let author = ctx.loaders().users.load_one(self.row.author_id).await?;
+        let author = ctx.loaders().users().load_one(self.row.author_id).await?;
         Ok(author.ok_or(ServiceError::NotFound("user"))?.into())
     }
 
@@ -112,7 +112,7 @@ impl Article {
     async fn viewer_has_favorited(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         Ok(ctx
             .loaders()
-            .favorited
+            .favorited()
             .load_one(self.row.id)
             .await?
             .unwrap_or(false))
@@ -131,7 +131,7 @@ impl Article {
         let request = page_request(comments::SCOPE, first, after, last, before)?;
         dependencies::read_within(ctx, Scope::CommentsOf(self.row.id));
         let alone = comments::for_article(ctx.db(), self.row.id, &request);
-        let loader = &ctx.loaders().comment_pages;
+        let loader = &ctx.loaders().comment_pages();
         let page = page_of(loader, self.row.id, &request, (), alone).await?;
         Ok(connection(page, Comment))
     }

@@ -20,14 +20,14 @@ impl Comment {
     }
 
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        let author = ctx.loaders().users.load_one(self.0.author_id).await?;
+        let author = ctx.loaders().users().load_one(self.0.author_id).await?;
         Ok(author.ok_or(ServiceError::NotFound("user"))?.into())
     }
 
     async fn article(&self, ctx: &Context<'_>) -> async_graphql::Result<Article> {
         let article = ctx
             .loaders()
-            .articles
+            .articles()
             .load_one(self.0.article_id)
             .await?
             .filter(|article| policy::can_read_article(ctx.viewer(), article))

@@ -79,7 +79,7 @@ impl User {
         let order = articles::ArticleOrder::from(order_by);
         let request = page_request(order.scope(), first, after, last, before)?;
         let alone = articles::by_author(ctx.db(), self.0.id, order, &request);
-        let loader = &ctx.loaders().author_article_pages;
+        let loader = &ctx.loaders().author_article_pages();
         let page = page_of(loader, self.0.id, &request, order, alone).await?;
         Ok(connection(page, Article::from))
     }
@@ -112,7 +112,7 @@ impl User {
     ) -> async_graphql::Result<ListConnection<Article>> {
         let request = page_request("favorites", first, after, last, before)?;
         let alone = social::favorites(ctx.db(), self.0.id, &request);
-        let loader = &ctx.loaders().favorite_pages;
+        let loader = &ctx.loaders().favorite_pages();
         let page = page_of(loader, self.0.id, &request, (), alone).await?;
         Ok(connection(page, Article::from))
     }
@@ -146,12 +146,12 @@ impl User {
     }
 
     async fn followers_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let count = ctx.loaders().followers_count.load_one(self.0.id).await?;
+        let count = ctx.loaders().followers_count().load_one(self.0.id).await?;
         Ok(count.unwrap_or(0))
     }
 
     async fn following_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let count = ctx.loaders().following_count.load_one(self.0.id).await?;
+        let count = ctx.loaders().following_count().load_one(self.0.id).await?;
         Ok(count.unwrap_or(0))
     }
 
@@ -160,7 +160,7 @@ impl User {
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
         Ok(ctx
             .loaders()
-            .following
+            .following()
             .load_one(self.0.id)
             .await?
             .unwrap_or(false))
@@ -199,8 +199,8 @@ impl User {
     ) -> async_graphql::Result<ListConnection<User>> {
         let request = page_request(side.scope(), first, after, last, before)?;
         let loader = match side {
-            FollowSide::Followers => &ctx.loaders().follower_pages,
-            FollowSide::Following => &ctx.loaders().following_pages,
+            FollowSide::Followers => &ctx.loaders().follower_pages(),
+            FollowSide::Following => &ctx.loaders().following_pages(),
         };
         let alone = social::follows(ctx.db(), self.0.id, side, &request);
         let page = page_of(loader, self.0.id, &request, (), alone).await?;
