@@ -26,6 +26,11 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
+        // A connection in steady use is handed out as it is: pinging it on
+        // every checkout cost a round trip per statement. One idle for a
+        // while (the database may have restarted meanwhile) is checked
+        // first; a busy one that broke fails its statement and is dropped.
+        .test_before_acquire_if_idle_for(Duration::from_secs(1))
         .sqlx_logging(false);
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
