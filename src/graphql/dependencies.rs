@@ -16,7 +16,7 @@ use std::sync::{
 
 use async_graphql::{
     Context, ServerResult, Value,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextResolve, ResolveInfo},
+    extensions::{ExtensionContext, NextResolve, ResolveInfo},
 };
 
 use super::RequestData;
@@ -82,42 +82,32 @@ fn changed_by(mutation: &str) -> Dependencies {
     }
 }
 
-pub struct CacheDependencies;
-
-impl ExtensionFactory for CacheDependencies {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CacheDependencies)
+/// Around each field: notes the kinds it reads, and after a successful
+/// mutation field, invalidates what that mutation changed.
+pub(super) async fn resolve(
+    ctx: &ExtensionContext<'_>,
+    info: ResolveInfo<'_>,
+    next: NextResolve<'_>,
+) -> ServerResult<Option<Value>> {
+    let (parent, returns, name) = (info.parent_type, info.return_type, info.name);
+    if let Some(recorder) = ctx.data_opt::<Arc<DependencyRecorder>>() {
+        recorder.record(parent);
+        recorder.record(returns);
     }
-}
-
-#[async_trait::async_trait]
-impl Extension for CacheDependencies {
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        let (parent, returns, name) = (info.parent_type, info.return_type, info.name);
-        if let Some(recorder) = ctx.data_opt::<Arc<DependencyRecorder>>() {
-            recorder.record(parent);
-            recorder.record(returns);
+    let result = next.run(ctx, info).await;
+    if parent == "Mutation"
+        && let Some(state) = ctx.data_opt::<AppState>()
+    {
+        // Mutations run one after another: what was noted is this one's.
+        let written = ctx
+            .data_opt::<RequestData>()
+            .map(|request| std::mem::take(&mut *lock(&request.written)))
+            .unwrap_or_default();
+        if result.is_ok() {
+            state.responses.invalidate(changed_by(name), &written).await;
         }
-        let result = next.run(ctx, info).await;
-        if parent == "Mutation"
-            && let Some(state) = ctx.data_opt::<AppState>()
-        {
-            // Mutations run one after another: what was noted is this one's.
-            let written = ctx
-                .data_opt::<RequestData>()
-                .map(|request| std::mem::take(&mut *lock(&request.written)))
-                .unwrap_or_default();
-            if result.is_ok() {
-                state.responses.invalidate(changed_by(name), &written).await;
-            }
-        }
-        result
     }
+    result
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! The one place where errors become what clients see.
 //!
 //! Resolvers return service errors with `?`; async-graphql keeps the original
-//! error as the `source` of the GraphQL error, and this extension reads it back
+//! error as the `source` of the GraphQL error, and `finish` (run on every
+//! response by the schema's hooks) reads it back
 //! to set the message and `extensions.code` (plus `field` for input errors).
 //! Anything without a known source is treated as internal: logged in full,
 //! answered as INTERNAL_SERVER_ERROR with no detail, so SQL, paths or stack
@@ -9,19 +10,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use async_graphql::{
-    Response, ServerError, ServerResult, ValidationResult, Value, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextResolve,
-        NextSubscribe, NextValidation, ResolveInfo,
-    },
-    parser::types::ExecutableDocument,
-};
+use async_graphql::{Response, ServerError, Value};
 
 use axum::http::{HeaderValue, header};
-use futures_util::{StreamExt, stream::BoxStream};
 
-use crate::app::AppState;
 use crate::locks::lock;
 use crate::metrics::Metrics;
 use crate::services::{ServiceError, retry_after_secs};
@@ -144,26 +136,10 @@ pub fn coded(message: impl Into<String>, code: &'static str) -> ServerError {
     error
 }
 
-/// Installs the error mapping on a schema.
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodesExtension::default())
-    }
-}
-
-/// One per request or subscription.
-#[derive(Default)]
-struct ErrorCodesExtension {
-    /// Errors of nullable fields that were resolved to null instead.
-    nulled: Arc<Mutex<Vec<ServerError>>>,
-}
-
 /// Completes a response: adds the errors of nulled fields, gives every error
 /// its code (and counts it), and turns a rate limit into a `Retry-After`
 /// header.
-fn finish(
+pub(super) fn finish(
     mut response: Response,
     nulled: &Mutex<Vec<ServerError>>,
     metrics: Option<&Metrics>,
@@ -189,76 +165,24 @@ fn finish(
     response
 }
 
-#[async_trait::async_trait]
-impl Extension for ErrorCodesExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let metrics = ctx.data_opt::<AppState>().map(|state| &state.metrics);
-        finish(next.run(ctx).await, &self.nulled, metrics)
-    }
+/// Errors of nullable fields, kept until the response is complete (see
+/// `hooks`: a failed nullable field resolves to null, with its error).
+pub(super) type Nulled = Arc<Mutex<Vec<ServerError>>>;
 
-    /// Each event of a subscription is a response of its own.
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, Response> {
-        let nulled = self.nulled.clone();
-        let metrics = ctx
-            .data_opt::<AppState>()
-            .map(|state| state.metrics.clone());
-        next.run(ctx, stream)
-            .map(move |response| finish(response, &nulled, metrics.as_ref()))
-            .boxed()
+/// A parse failure gets its code, unless a limit checked after parsing
+/// gave it its own.
+pub(super) fn parse_failed(mut err: ServerError) -> ServerError {
+    if !has_code(&err) {
+        set_code(&mut err, GRAPHQL_PARSE_FAILED);
     }
+    err
+}
 
-    /// A failed nullable field resolves to null, with its error reported.
-    /// Left alone, async-graphql 7 drops a failed field from `data` entirely,
-    /// which clients (Apollo's cache among them) read as a missing field, not
-    /// as the spec's "null plus an error".
-    async fn resolve(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        info: ResolveInfo<'_>,
-        next: NextResolve<'_>,
-    ) -> ServerResult<Option<Value>> {
-        let nullable = !info.return_type.ends_with('!');
-        match next.run(ctx, info).await {
-            Err(err) if nullable => {
-                lock(&self.nulled).push(err);
-                Ok(Some(Value::Null))
-            }
-            other => other,
-        }
+/// Validation failures get their code; refusals raised by services (a rate
+/// limit) keep their own.
+pub(super) fn validation_failed(mut errors: Vec<ServerError>) -> Vec<ServerError> {
+    for err in errors.iter_mut().filter(|err| err.source.is_none()) {
+        set_code(err, GRAPHQL_VALIDATION_FAILED);
     }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables).await.map_err(|mut err| {
-            // Limits checked after parsing come with their own code.
-            if !has_code(&err) {
-                set_code(&mut err, GRAPHQL_PARSE_FAILED);
-            }
-            err
-        })
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|mut errors| {
-            // Refusals raised by services (a rate limit) keep their own code.
-            for err in errors.iter_mut().filter(|err| err.source.is_none()) {
-                set_code(err, GRAPHQL_VALIDATION_FAILED);
-            }
-            errors
-        })
-    }
+    errors
 }

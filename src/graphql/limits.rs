@@ -1,5 +1,5 @@
 //! Limits on what one request may ask for, all checked before any resolver
-//! runs, by one extension (each extension costs every request a little):
+//! runs (by the schema's hooks):
 //!
 //! - Depth and complexity use async-graphql's validation, with connection
 //!   fields annotated so a page counts as its size times the cost of what is
@@ -12,25 +12,14 @@
 //! - The cost (the complexity) is then charged to the client's rate-limit
 //!   budgets (`cost_limit`).
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::collections::HashMap;
 
 use async_graphql::{
-    Response, ServerError, ServerResult, ValidationResult, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextValidation,
-    },
+    ServerError, ServerResult,
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
-use super::cost_limit;
-use crate::locks::lock;
-use crate::{
-    domain::cursor::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE},
-    services::cost_limits::Budget,
-};
+use crate::domain::cursor::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueryLimits {
@@ -64,58 +53,6 @@ pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: 
     1 + usize::try_from(size).unwrap_or(usize::MAX) * child_complexity
 }
 
-/// Checks the limits of every operation.
-pub struct Limits(pub QueryLimits);
-
-impl ExtensionFactory for Limits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension {
-            limits: self.0,
-            budget: Mutex::default(),
-        })
-    }
-}
-
-/// One per operation.
-struct LimitsExtension {
-    limits: QueryLimits,
-    /// The rate-limit budget charged, to report in the response.
-    budget: Mutex<Option<Budget>>,
-}
-
-#[async_trait::async_trait]
-impl Extension for LimitsExtension {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        let budget = *lock(&self.budget);
-        cost_limit::report(budget, &mut response);
-        response
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        check_shape(&document, &self.limits)?;
-        Ok(document)
-    }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        let (budget, charged) = cost_limit::charge(ctx, result.complexity).await;
-        *lock(&self.budget) = budget;
-        charged.map(|()| result).map_err(|refusal| vec![refusal])
-    }
-}
-
 #[derive(Default, Clone, Copy)]
 struct Shape {
     fields: usize,
@@ -131,7 +68,7 @@ impl Shape {
     }
 }
 
-fn check_shape(document: &ExecutableDocument, limits: &QueryLimits) -> ServerResult<()> {
+pub(super) fn check_shape(document: &ExecutableDocument, limits: &QueryLimits) -> ServerResult<()> {
     let mut memo = HashMap::new();
     for (_, operation) in document.operations.iter() {
         let root = &operation.node.selection_set.node;

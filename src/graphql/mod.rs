@@ -5,6 +5,7 @@ mod context;
 mod cost_limit;
 pub mod dependencies;
 pub mod errors;
+mod hooks;
 mod inputs;
 pub mod limits;
 mod loaders;
@@ -34,9 +35,7 @@ pub fn build_schema(
     introspection: bool,
 ) -> FolioSchema {
     let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .extension(errors::ErrorCodes)
-        .extension(dependencies::CacheDependencies)
-        .extension(limits::Limits(limits))
+        .extension(hooks::Hooks(limits))
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity);
     if let Some(state) = state {
