@@ -119,12 +119,13 @@ pub struct ServeSettings {
     pub trust_forwarded_for: bool,
 
     /// How long a batch loader waits for more keys before querying, in
-    /// microseconds. 0 batches the keys a response's fields ask for in the
-    /// same pass, which is how GraphQL execution asks for them (a page of
-    /// 20 articles still loads its authors in one statement, measured under
-    /// load); a wait is paid once per level of nesting, and tokio's timer
-    /// rounds any wait up to whole milliseconds.
-    #[arg(long, env = "FOLIO_DATALOADER_DELAY_US", default_value_t = 0)]
+    /// microseconds; every level of nesting in a query pays it once, and
+    /// tokio's timer rounds it up to whole milliseconds. 0 batches only
+    /// what one execution pass asks for: as good on a page of 20 articles,
+    /// but an article page's 50 comment authors then split into more
+    /// batches under load (4.7 statements per page against 4.1 at 16
+    /// connections, measured with `/metrics`).
+    #[arg(long, env = "FOLIO_DATALOADER_DELAY_US", default_value_t = 1000)]
     pub dataloader_delay_us: u64,
 
     /// Skip migrations at startup (run `folio migrate` separately instead).

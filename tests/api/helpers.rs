@@ -142,7 +142,7 @@ pub fn settings(database_url: &str) -> ServeSettings {
         login_failures_per_address: 100,
         login_window: 900,
         trust_forwarded_for: false,
-        dataloader_delay_us: 0,
+        dataloader_delay_us: 1000,
         max_depth: 15,
         max_complexity: 20_000,
         max_aliases: 50,
