@@ -67,7 +67,7 @@ struct ResultLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    route: String,
+    route: &'static str,
     status: u16,
 }
 
@@ -204,13 +204,10 @@ impl Metrics {
 
     /// An HTTP response was sent for `route` (the matched route pattern, so
     /// the label set stays bounded).
-    pub fn http_response(&self, route: &str, status: u16) {
+    pub fn http_response(&self, route: &'static str, status: u16) {
         self.0
             .http_responses
-            .get_or_create(&HttpLabels {
-                route: route.to_owned(),
-                status,
-            })
+            .get_or_create(&HttpLabels { route, status })
             .inc();
     }
 

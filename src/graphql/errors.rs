@@ -2,8 +2,8 @@
 //!
 //! Resolvers return service errors with `?`; async-graphql keeps the original
 //! error as the `source` of the GraphQL error, and `finish` (run on every
-//! response by the schema's hooks) reads it back
-//! to set the message and `extensions.code` (plus `field` for input errors).
+//! response by the schema's hooks) reads it back to set the message and
+//! `extensions.code` (plus `field` for input errors).
 //! Anything without a known source is treated as internal: logged in full,
 //! answered as INTERNAL_SERVER_ERROR with no detail, so SQL, paths or stack
 //! traces never reach a client.
@@ -116,10 +116,16 @@ fn retry_after(errors: &[ServerError]) -> Option<u64> {
         .max()
 }
 
+/// The `extensions.code` of `err`, if it has one.
+pub fn code(err: &ServerError) -> Option<&str> {
+    match err.extensions.as_ref()?.get("code")? {
+        Value::String(code) => Some(code),
+        _ => None,
+    }
+}
+
 fn has_code(err: &ServerError) -> bool {
-    err.extensions
-        .as_ref()
-        .is_some_and(|extensions| extensions.get("code").is_some())
+    code(err).is_some()
 }
 
 fn set_code(err: &mut ServerError, code: &'static str) {
@@ -148,12 +154,7 @@ pub(super) fn finish(
     response.errors.extend(nulled);
     for err in &mut response.errors {
         classify(err);
-        if let (Some(metrics), Some(Value::String(code))) = (
-            metrics,
-            err.extensions
-                .as_ref()
-                .and_then(|extensions| extensions.get("code")),
-        ) {
+        if let (Some(metrics), Some(code)) = (metrics, code(err)) {
             metrics.error(code);
         }
     }

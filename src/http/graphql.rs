@@ -328,8 +328,9 @@ async fn authenticate(
     }
 }
 
-fn error_response(status: StatusCode, message: &str, code: &'static str) -> HttpResponse {
-    request_log::record_error_codes(&[code.to_owned()]);
+/// A response carrying only an error with `code`, and that code in the log.
+pub fn error_response(status: StatusCode, message: &str, code: &'static str) -> HttpResponse {
+    request_log::record_error_codes(&[code]);
     failure(status, errors::coded(message, code))
 }
 
@@ -372,16 +373,13 @@ fn content_type(headers: &HeaderMap) -> &'static str {
 /// execution (no `data`) is a 400, as GraphQL over HTTP specifies.
 fn prepare(headers: &HeaderMap, kind: caching::Request, response: &BatchResponse) -> Prepared {
     let content_type = content_type(headers);
-    let codes: Vec<String> = match response {
+    let codes: Vec<&str> = match response {
         BatchResponse::Single(single) => std::slice::from_ref(single),
         BatchResponse::Batch(responses) => responses.as_slice(),
     }
     .iter()
     .flat_map(|single| &single.errors)
-    .filter_map(|error| match error.extensions.as_ref()?.get("code")? {
-        async_graphql::Value::String(code) => Some(code.clone()),
-        _ => None,
-    })
+    .filter_map(errors::code)
     .collect();
     request_log::record_error_codes(&codes);
     let extra_headers = match response {
@@ -479,13 +477,10 @@ fn failed_before_execution(response: &Response) -> bool {
 }
 
 fn rate_limited(response: &Response) -> bool {
-    response.errors.iter().any(|error| {
-        error
-            .extensions
-            .as_ref()
-            .and_then(|extensions| extensions.get("code"))
-            == Some(&async_graphql::Value::from(errors::RATE_LIMITED))
-    })
+    response
+        .errors
+        .iter()
+        .any(|error| errors::code(error) == Some(errors::RATE_LIMITED))
 }
 
 /// Sends `prepared`. GET responses carry an `ETag`, and a matching

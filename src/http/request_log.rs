@@ -61,7 +61,7 @@ pub fn record_operations(names: &[Option<String>]) {
 }
 
 /// Notes the error codes of the current request's responses, on its span.
-pub fn record_error_codes(codes: &[String]) {
+pub fn record_error_codes(codes: &[&str]) {
     if !codes.is_empty() {
         Span::current().record("errors", codes.join(",").as_str());
     }

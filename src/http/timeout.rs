@@ -9,10 +9,10 @@ use axum::{
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 
-use crate::graphql::errors;
+use crate::{graphql::errors, http::graphql::error_response};
 
 pub async fn limit(State(deadline): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(deadline, next.run(request)).await {
@@ -22,19 +22,14 @@ pub async fn limit(State(deadline): State<Duration>, request: Request, next: Nex
                 deadline_ms = deadline.as_millis() as u64,
                 "request timed out"
             );
-            let body = async_graphql::Response::from_errors(vec![errors::coded(
-                format!(
+            let mut response = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!(
                     "the request took longer than {} ms and was stopped",
                     deadline.as_millis()
                 ),
                 errors::TIMEOUT,
-            )]);
-            let mut response = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::CONTENT_TYPE, "application/json")],
-                serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned()),
-            )
-                .into_response();
+            );
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
