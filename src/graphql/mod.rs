@@ -10,6 +10,7 @@ mod inputs;
 pub mod limits;
 mod loaders;
 mod mutation;
+mod prefetch;
 mod query;
 mod subscription;
 mod types;

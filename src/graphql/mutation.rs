@@ -189,7 +189,7 @@ impl MutationRoot {
             },
         )
         .await;
-        Ok(Comment(comment))
+        Ok(comment.into())
     }
 
     /// Allowed to the comment's author, the article's author, MODERATOR and

@@ -5,7 +5,7 @@ use super::{
     connection::{ListConnection, connection, page_request},
     context::ContextExt,
     inputs::{ArticleFilter, ArticleOrder},
-    types::{Article, Comment, Node, Tag, User},
+    types::{Article, Node, Tag, User},
 };
 use crate::{
     domain::{GlobalId, NodeKind, PageRequest},
@@ -92,12 +92,12 @@ impl QueryRoot {
         before: Option<String>,
         filter: Option<ArticleFilter>,
         order_by: Option<ArticleOrder>,
-    ) -> Result<ListConnection<Article>, ServiceError> {
+    ) -> async_graphql::Result<ListConnection<Article>> {
         let order = articles::ArticleOrder::from(order_by);
         let request = page_request(order.scope(), first, after, last, before)?;
         let filter = filter.unwrap_or_default().into();
         let page = articles::list(ctx.db(), &filter, order, &request).await?;
-        Ok(connection(page, Article::from))
+        Article::connection(ctx, page).await
     }
 
     /// Published articles by the authors the viewer follows, newest first.
@@ -113,11 +113,11 @@ impl QueryRoot {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> Result<ListConnection<Article>, ServiceError> {
+    ) -> async_graphql::Result<ListConnection<Article>> {
         let scope = articles::ArticleOrder::default().scope();
         let request = page_request(scope, first, after, last, before)?;
         let page = articles::feed(ctx.db(), ctx.viewer(), &request).await?;
-        Ok(connection(page, Article::from))
+        Article::connection(ctx, page).await
     }
 
     /// Tags in use, most used first.
@@ -152,6 +152,6 @@ async fn node(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<Option<N
             .map(|article| Node::Article(article.into())),
         NodeKind::Comment => comments::visible(ctx.db(), viewer, id.id)
             .await?
-            .map(|(comment, _)| Node::Comment(Comment(comment))),
+            .map(|(comment, _)| Node::Comment(comment.into())),
     })
 }

@@ -88,7 +88,7 @@ impl SubscriptionRoot {
                     }
                     let comment = loaders.comments().load_one(comment_id).await.ok()??;
                     readable_article(&loaders, viewer.as_ref(), comment.article_id).await?;
-                    Some(Comment(comment))
+                    Some(comment.into())
                 }
             }),
         )

@@ -3,9 +3,11 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::{Comment, User, global_id};
+use futures_util::try_join;
+
 use crate::{
     cache::responses::Scope,
-    db::entities::article,
+    db::entities::{article, user},
     domain::NodeKind,
     graphql::{
         connection::{ListConnection, connection, page_request},
@@ -13,14 +15,24 @@ use crate::{
         dependencies,
         inputs::ArticleStatus,
         loaders::page_of,
+        prefetch,
     },
-    services::{ServiceError, articles::Listed, comments},
+    services::{Page, ServiceError, articles::Listed, comments},
 };
 
 pub struct Article {
     row: article::Model,
     /// Whether `row.body` holds the body; list rows leave it out.
     body_in_row: bool,
+    /// What the list this article came from loaded for all its items.
+    prefetched: Prefetched,
+}
+
+#[derive(Default)]
+struct Prefetched {
+    author: Option<user::Model>,
+    tags: Option<Vec<String>>,
+    viewer_has_favorited: Option<bool>,
 }
 
 impl From<article::Model> for Article {
@@ -28,6 +40,7 @@ impl From<article::Model> for Article {
         Self {
             row,
             body_in_row: true,
+            prefetched: Prefetched::default(),
         }
     }
 }
@@ -37,7 +50,48 @@ impl From<Listed> for Article {
         Self {
             row: listed.into_row_without_body(),
             body_in_row: false,
+            prefetched: Prefetched::default(),
         }
+    }
+}
+
+impl Article {
+    /// A page of articles as a connection, with the relations its items
+    /// select loaded for the whole page (see `prefetch`).
+    pub async fn connection<T: Into<Article>>(
+        ctx: &Context<'_>,
+        page: Page<T>,
+    ) -> async_graphql::Result<ListConnection<Article>> {
+        let mut page = page.map(Into::into);
+        let rows = || page.items.iter().map(|(_, article)| &article.row);
+        let (authors, mut tags, mut favorited) = try_join!(
+            prefetch::load(
+                ctx,
+                "author",
+                |l| l.users(),
+                rows().map(|row| row.author_id)
+            ),
+            prefetch::load(ctx, "tags", |l| l.tags(), rows().map(|row| row.id)),
+            prefetch::load(
+                ctx,
+                "viewerHasFavorited",
+                |l| l.favorited(),
+                rows().map(|row| row.id)
+            ),
+        )?;
+        for (_, article) in &mut page.items {
+            let (id, author_id) = (article.row.id, article.row.author_id);
+            let prefetched = &mut article.prefetched;
+            prefetched.author = authors
+                .as_ref()
+                .and_then(|found| found.get(&author_id).cloned());
+            prefetched.tags = tags
+                .as_mut()
+                .map(|found| found.remove(&id).unwrap_or_default());
+            prefetched.viewer_has_favorited =
+                favorited.as_mut().and_then(|found| found.remove(&id));
+        }
+        Ok(connection(page, std::convert::identity))
     }
 }
 
@@ -78,6 +132,9 @@ impl Article {
 
     /// In the author's order.
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+        if let Some(tags) = &self.prefetched.tags {
+            return Ok(tags.clone());
+        }
         Ok(ctx
             .loaders()
             .tags()
@@ -87,6 +144,9 @@ impl Article {
     }
 
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        if let Some(author) = &self.prefetched.author {
+            return Ok(author.clone().into());
+        }
         let author = ctx.loaders().users().load_one(self.row.author_id).await?;
         Ok(author.ok_or(ServiceError::NotFound("user"))?.into())
     }
@@ -110,6 +170,9 @@ impl Article {
     /// Whether the viewer favorited this article; false when anonymous.
     #[graphql(cache_control(private))]
     async fn viewer_has_favorited(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        if let Some(favorited) = self.prefetched.viewer_has_favorited {
+            return Ok(favorited);
+        }
         Ok(ctx
             .loaders()
             .favorited()
@@ -133,6 +196,6 @@ impl Article {
         let alone = comments::for_article(ctx.db(), self.row.id, &request);
         let loader = &ctx.loaders().comment_pages();
         let page = page_of(loader, self.row.id, &request, (), alone).await?;
-        Ok(connection(page, Comment))
+        Comment::connection(ctx, page).await
     }
 }

@@ -3,24 +3,62 @@ use chrono::{DateTime, Utc};
 
 use super::{Article, User, global_id};
 use crate::{
-    db::entities::comment, domain::NodeKind, graphql::context::ContextExt, policy,
-    services::ServiceError,
+    db::entities::{comment, user},
+    domain::NodeKind,
+    graphql::{
+        connection::{ListConnection, connection},
+        context::ContextExt,
+        prefetch,
+    },
+    policy,
+    services::{Page, ServiceError},
 };
 
-pub struct Comment(pub comment::Model);
+pub struct Comment {
+    row: comment::Model,
+    /// Loaded by the list this comment came from, for all its items.
+    author: Option<user::Model>,
+}
+
+impl From<comment::Model> for Comment {
+    fn from(row: comment::Model) -> Self {
+        Self { row, author: None }
+    }
+}
+
+impl Comment {
+    /// A page of comments as a connection, with their authors loaded for
+    /// the whole page when selected (see `prefetch`).
+    pub async fn connection(
+        ctx: &Context<'_>,
+        page: Page<comment::Model>,
+    ) -> async_graphql::Result<ListConnection<Comment>> {
+        let author_ids = page.items.iter().map(|(_, row)| row.author_id);
+        let authors = prefetch::load(ctx, "author", |l| l.users(), author_ids).await?;
+        Ok(connection(page, |row| Comment {
+            author: authors
+                .as_ref()
+                .and_then(|found| found.get(&row.author_id).cloned()),
+            row,
+        }))
+    }
+}
 
 #[Object(cache_control(max_age = 30))]
 impl Comment {
     pub async fn id(&self) -> ID {
-        global_id(NodeKind::Comment, self.0.id)
+        global_id(NodeKind::Comment, self.row.id)
     }
 
     async fn body(&self) -> &str {
-        &self.0.body
+        &self.row.body
     }
 
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        let author = ctx.loaders().users().load_one(self.0.author_id).await?;
+        if let Some(author) = &self.author {
+            return Ok(author.clone().into());
+        }
+        let author = ctx.loaders().users().load_one(self.row.author_id).await?;
         Ok(author.ok_or(ServiceError::NotFound("user"))?.into())
     }
 
@@ -28,7 +66,7 @@ impl Comment {
         let article = ctx
             .loaders()
             .articles()
-            .load_one(self.0.article_id)
+            .load_one(self.row.article_id)
             .await?
             .filter(|article| policy::can_read_article(ctx.viewer(), article))
             .ok_or(ServiceError::NotFound("article"))?;
@@ -36,10 +74,10 @@ impl Comment {
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+        self.row.updated_at
     }
 }

@@ -81,7 +81,7 @@ impl User {
         let alone = articles::by_author(ctx.db(), self.0.id, order, &request);
         let loader = &ctx.loaders().author_article_pages();
         let page = page_of(loader, self.0.id, &request, order, alone).await?;
-        Ok(connection(page, Article::from))
+        Article::connection(ctx, page).await
     }
 
     /// Unpublished articles: only the user themself sees any.
@@ -94,10 +94,10 @@ impl User {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<ListConnection<Article>, ServiceError> {
+    ) -> async_graphql::Result<ListConnection<Article>> {
         let request = page_request(articles::DRAFTS_SCOPE, first, after, None, None)?;
         let page = articles::drafts(ctx.db(), self.viewer(ctx), self.0.id, &request).await?;
-        Ok(connection(page, Article::from))
+        Article::connection(ctx, page).await
     }
 
     /// Articles this user favorited, most recent first.
@@ -114,7 +114,7 @@ impl User {
         let alone = social::favorites(ctx.db(), self.0.id, &request);
         let loader = &ctx.loaders().favorite_pages();
         let page = page_of(loader, self.0.id, &request, (), alone).await?;
-        Ok(connection(page, Article::from))
+        Article::connection(ctx, page).await
     }
 
     /// People following this user, most recent first.
