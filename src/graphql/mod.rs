@@ -4,6 +4,7 @@ mod connection;
 mod context;
 mod cost_limit;
 pub mod dependencies;
+pub mod documents;
 pub mod errors;
 mod hooks;
 mod inputs;

@@ -99,6 +99,9 @@ pub async fn handle(
     let mut runnable = Vec::with_capacity(requests.len());
     for mut request in requests {
         let resolved = persisted::resolve(&state.app.persisted, &mut request).await;
+        if resolved.is_ok() {
+            state.app.documents.attach(&mut request);
+        }
         match resolved {
             Ok(Some(outcome)) => metrics.persisted_query(outcome),
             Err(persisted::Refusal::NotFound) => metrics.persisted_query(PersistedQuery::Miss),

@@ -238,3 +238,37 @@ async fn a_request_without_a_query_is_a_bad_request() {
         assert_eq!(code(&response), "BAD_USER_INPUT");
     }
 }
+
+/// Operations are parsed once and kept by their text: a kept document must
+/// answer every later request as a fresh parse would, whatever its
+/// variables drop (`@skip` removes fields from the document it runs) and
+/// whichever of its operations is named.
+#[tokio::test]
+async fn a_kept_document_answers_each_request_afresh() {
+    let app = spawn_app().await;
+    let query = "query Both($skip: Boolean!) {
+                     again: __typename
+                     tags(first: 1) @skip(if: $skip) { totalCount }
+                 }
+                 query Other { other: __typename }";
+    for skip in [true, false, true, false] {
+        let body =
+            json!({ "query": query, "operationName": "Both", "variables": { "skip": skip } });
+        let (_, response) = app.post(None, body).await;
+        let expected = if skip {
+            json!({ "again": "Query" })
+        } else {
+            json!({ "again": "Query", "tags": { "totalCount": 0 } })
+        };
+        assert_eq!(data(&response), &expected, "skip = {skip}");
+        let (_, other) = app
+            .post(None, json!({ "query": query, "operationName": "Other" }))
+            .await;
+        assert_eq!(data(&other), &json!({ "other": "Query" }));
+    }
+    // A document that does not parse is reported each time, never kept.
+    for _ in 0..2 {
+        let response = app.query("{ broken", json!({})).await;
+        assert_eq!(code(&response), "GRAPHQL_PARSE_FAILED");
+    }
+}
