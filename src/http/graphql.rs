@@ -35,7 +35,7 @@ use crate::{
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
 pub async fn handle(
-    State(state): State<HttpState>,
+    State(state): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     headers: HeaderMap,

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use axum::{Json, extract::State, http::StatusCode};
 use serde_json::{Value, json};
 
@@ -10,7 +12,7 @@ pub async fn live() -> Json<Value> {
 
 /// The process can do its work: the database (and Redis, when configured)
 /// answer. 503 names what failed, so a load balancer log says why.
-pub async fn ready(State(state): State<HttpState>) -> (StatusCode, Json<Value>) {
+pub async fn ready(State(state): State<Arc<HttpState>>) -> (StatusCode, Json<Value>) {
     let database = state.app.db.ping().await.is_ok();
     let redis = match &state.app.redis {
         None => None,

@@ -1,5 +1,7 @@
 //! `GET /metrics`, and the count of HTTP responses by route and status.
 
+use std::sync::Arc;
+
 use axum::{
     extract::{Request, State},
     http::header,
@@ -11,7 +13,7 @@ use crate::{app::HttpState, metrics::Metrics};
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-pub async fn scrape(State(state): State<HttpState>) -> Response {
+pub async fn scrape(State(state): State<Arc<HttpState>>) -> Response {
     (
         [(header::CONTENT_TYPE, OPENMETRICS)],
         state.exporter.render(),

@@ -40,7 +40,7 @@ use crate::{
 /// `GET /graphql`: a WebSocket upgrade starts subscriptions, anything else is
 /// a GraphQL-over-HTTP query.
 pub async fn get_or_upgrade(
-    State(state): State<HttpState>,
+    State(state): State<Arc<HttpState>>,
     connect_info: ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
@@ -68,7 +68,7 @@ pub async fn get_or_upgrade(
 }
 
 pub async fn handle(
-    State(state): State<HttpState>,
+    State(state): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     protocol: GraphQLProtocol,
@@ -122,7 +122,7 @@ enum Ending {
 /// protocol while this function owns the socket's writing side.
 async fn serve(
     socket: WebSocket,
-    http: HttpState,
+    http: Arc<HttpState>,
     protocol: GraphQLProtocol,
     kind: WebSocketProtocols,
     peer: SocketAddr,
@@ -134,7 +134,7 @@ async fn serve(
         lifecycle,
         subscriptions,
         ..
-    } = http;
+    } = HttpState::clone(&http);
     let (mut sink, mut stream) = socket.split();
     let init_timeout = Duration::from_secs(settings.ws_init_timeout);
     let first = match tokio::time::timeout(init_timeout, next_text(&mut stream)).await {
