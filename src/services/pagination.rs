@@ -210,20 +210,6 @@ pub async fn first_pages<E>(
 where
     E: EntityTrait,
 {
-    // One parent (an article page and its comments, the common case): a
-    // plain keyset page reads just the page through the index, where the
-    // window below would rank and count the parent's whole list; the count
-    // is then deferred to when a client asks for it.
-    if let [only] = parents {
-        let request = PageRequest {
-            size,
-            backward,
-            after: None,
-            before: None,
-        };
-        let page = paginate(db, select.filter(parent.eq(*only)), keyset, &request).await?;
-        return Ok(HashMap::from([(*only, page)]));
-    }
     let order = if keyset.descending != backward {
         Order::Desc
     } else {
