@@ -22,7 +22,7 @@ use crate::{
     config::{ServeSettings, WebSocketSettings},
     db,
     events::EventBus,
-    graphql::{self, FolioSchema, documents::ParsedDocuments},
+    graphql::{Engine, documents::ParsedDocuments},
     http::{self, multiplex::SharedSubscriptions},
     metrics::{Exporter, Levels, Metrics},
     services::{
@@ -55,12 +55,12 @@ pub struct AppState {
     pub documents: ParsedDocuments,
 }
 
-/// The router's state (behind an `Arc`): the shared state plus the schema
-/// built over it.
+/// The router's state (behind an `Arc`): the shared state plus the engine
+/// that runs operations over it.
 #[derive(Clone)]
 pub struct HttpState {
     pub app: AppState,
-    pub schema: FolioSchema,
+    pub engine: Engine,
     /// Most operations in one batched request.
     pub max_batch: usize,
     pub websocket: WebSocketSettings,
@@ -176,7 +176,7 @@ impl Application {
             metrics,
             documents: ParsedDocuments::default(),
         };
-        let schema = graphql::build_schema(
+        let engine = Engine::new(
             Some(state.clone()),
             settings.query_limits(),
             settings.introspection,
@@ -198,7 +198,7 @@ impl Application {
         let router = router(
             HttpState {
                 app: state.clone(),
-                schema,
+                engine,
                 max_batch: settings.max_batch,
                 websocket: settings.websocket.clone(),
                 lifecycle: lifecycle.clone(),

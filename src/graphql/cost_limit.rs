@@ -1,4 +1,4 @@
-//! Rate limiting by cost, where the cost is known: after validation has
+//! Rate limiting by cost, where the cost is known: once the `engine` has
 //! computed an operation's complexity and before anything runs. The budget
 //! left is reported in the `RateLimit-Limit`, `RateLimit-Remaining` and
 //! `RateLimit-Reset` headers (IETF draft names, as most APIs send them); a
@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Response, ServerError, extensions::ExtensionContext};
+use async_graphql::{Response, ServerError};
 use axum::http::{HeaderName, HeaderValue};
 
-use super::RequestData;
+use super::engine::Caller;
 use crate::{
     app::AppState,
     metrics::Limit,
@@ -20,24 +20,17 @@ use crate::{
     },
 };
 
-/// Charges the operation's cost (`complexity`, from validation) to the
-/// client's budgets: the budget to report, and the refusal if it did not fit.
+/// Charges the operation's cost (its complexity) to the caller's budgets:
+/// the budget to report, and the refusal if it did not fit.
 pub(super) async fn charge(
-    ctx: &ExtensionContext<'_>,
+    state: &AppState,
+    caller: Caller,
     complexity: usize,
 ) -> (Option<Budget>, Result<(), ServerError>) {
-    let (Some(state), Some(request)) = (ctx.data_opt::<AppState>(), ctx.data_opt::<RequestData>())
-    else {
-        return (None, Ok(()));
-    };
     // Even an operation that selects nothing costs a request.
     let cost = u64::try_from(complexity).unwrap_or(u64::MAX).max(1);
-    let viewer = request.viewer.map(|viewer| viewer.id);
-    match state
-        .cost_limiter
-        .charge(cost, request.client, viewer)
-        .await
-    {
+    let viewer = caller.viewer.map(|viewer| viewer.id);
+    match state.cost_limiter.charge(cost, caller.client, viewer).await {
         Charge::Accepted(budget) => (budget, Ok(())),
         Charge::Refused(budget) => {
             state.metrics.rate_limited(Limit::Cost);

@@ -1,58 +1,97 @@
-//! Keeps the response cache honest: records what kinds of data a query's
-//! response was built from, and after each successful mutation marks the
+//! Keeps the response cache honest: knows what kinds of data a query's
+//! response is built from, and after each successful mutation marks the
 //! kinds it changed as stale, before the mutation's response is sent (over
 //! HTTP or a WebSocket alike).
 //!
-//! Kinds are recorded from the types of resolved fields, except comments:
-//! they are only reachable through `Article.comments`, which records the
-//! article's scope itself (or through `Node`, which counts as everything),
-//! so a cached article page is invalidated by comments on that article
-//! only. A test keeps the schema that way.
+//! Kinds are read off the types of the fields a query selects, except
+//! comments: they are only reachable through `Article.comments`, which
+//! records the article's scope itself as it runs (or through `Node`, which
+//! counts as everything), so a cached article page is invalidated by
+//! comments on that article only. A test keeps the schema that way.
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicU8, Ordering},
-};
+use std::sync::Mutex;
 
 use async_graphql::{
-    Context, ServerResult, Value,
-    extensions::{ExtensionContext, NextResolve, ResolveInfo},
+    ContainerType, Context, ContextSelectionSet, OutputType, Positioned, ServerResult, Value,
+    parser::types::{ExecutableDocument, Field, OperationDefinition, SelectionSet},
+    registry::Registry,
+    resolver_utils::resolve_container_serial,
 };
 
-use super::RequestData;
+use super::{
+    MutationRoot, RequestData,
+    selections::{self, SchemaTypes},
+};
 use crate::locks::lock;
 use crate::{
     app::AppState,
     cache::responses::{Dependencies, Reads, Scope},
 };
 
-/// Put in a request's data to learn what its response depends on.
+/// Put in a request's data to learn which parts of their kinds its
+/// response read (see `read_within`).
 #[derive(Default)]
 pub struct DependencyRecorder {
-    kinds: AtomicU8,
     scopes: Mutex<Vec<Scope>>,
 }
 
 impl DependencyRecorder {
-    fn record(&self, type_name: &str) {
-        let name = type_name.trim_matches(|c| matches!(c, '[' | ']' | '!'));
-        let kind = Dependencies::of_type(name);
-        if kind != Dependencies::COMMENTS {
-            self.kinds.fetch_or(kind.bits(), Ordering::Relaxed);
-        }
-    }
-
-    pub fn reads(&self) -> Reads {
+    /// What a response read: `kinds` (from `kinds_read`) within the scopes
+    /// recorded while it ran.
+    pub fn reads(&self, kinds: Dependencies) -> Reads {
         Reads {
-            kinds: Dependencies::from_bits(self.kinds.load(Ordering::Relaxed)),
+            kinds,
             scopes: lock(&self.scopes).clone(),
         }
     }
 }
 
+/// The kinds of data `operation` reads: those of every type it selects.
+pub fn kinds_read(
+    document: &ExecutableDocument,
+    operation: &OperationDefinition,
+    types: &SchemaTypes,
+) -> Dependencies {
+    let mut kinds = Dependencies::default();
+    let root = selections::root_type(operation);
+    collect(
+        document,
+        &operation.selection_set.node,
+        root,
+        types,
+        &mut kinds,
+    );
+    kinds
+}
+
+fn collect<'d>(
+    document: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    on: &'d str,
+    types: &'d SchemaTypes,
+    kinds: &mut Dependencies,
+) {
+    selections::each_field(document, set, on, &mut |field, parent| {
+        let returns = types.returns(parent, &field.node.name.node);
+        for name in [parent, returns] {
+            let kind = Dependencies::of_type(name);
+            if kind != Dependencies::COMMENTS {
+                *kinds = kinds.union(kind);
+            }
+        }
+        collect(
+            document,
+            &field.node.selection_set.node,
+            returns,
+            types,
+            kinds,
+        );
+    });
+}
+
 /// Notes that the response read the part `scope` of its kind.
 pub fn read_within(ctx: &Context<'_>, scope: Scope) {
-    if let Some(recorder) = ctx.data_opt::<Arc<DependencyRecorder>>() {
+    if let Some(recorder) = ctx.data_opt::<std::sync::Arc<DependencyRecorder>>() {
         lock(&recorder.scopes).push(scope);
     }
 }
@@ -82,33 +121,47 @@ fn changed_by(mutation: &str) -> Dependencies {
     }
 }
 
-/// Around each field: notes the kinds it reads, and after a successful
-/// mutation field, invalidates what that mutation changed.
-pub(super) async fn resolve(
-    ctx: &ExtensionContext<'_>,
-    info: ResolveInfo<'_>,
-    next: NextResolve<'_>,
-) -> ServerResult<Option<Value>> {
-    let (parent, returns, name) = (info.parent_type, info.return_type, info.name);
-    if let Some(recorder) = ctx.data_opt::<Arc<DependencyRecorder>>() {
-        recorder.record(parent);
-        recorder.record(returns);
+/// The mutation root, invalidating after each of its fields: mutations run
+/// one after another, so what a field noted with `wrote_within` is its own,
+/// and the next one (and the response) only comes after the invalidation.
+pub struct Mutations(pub MutationRoot);
+
+impl OutputType for Mutations {
+    fn type_name() -> std::borrow::Cow<'static, str> {
+        MutationRoot::type_name()
     }
-    let result = next.run(ctx, info).await;
-    if parent == "Mutation"
-        && let Some(state) = ctx.data_opt::<AppState>()
-    {
-        // Mutations run one after another: what was noted is this one's.
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        MutationRoot::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        resolve_container_serial(ctx, self).await
+    }
+}
+
+impl ContainerType for Mutations {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        let result = self.0.resolve_field(ctx).await;
         let written = ctx
             .data_opt::<RequestData>()
             .map(|request| std::mem::take(&mut *lock(&request.written)))
             .unwrap_or_default();
-        if result.is_ok() {
+        if result.is_ok()
+            && let Some(state) = ctx.data_opt::<AppState>()
+        {
+            let name = ctx.item.node.name.node.as_str();
             state.responses.invalidate(changed_by(name), &written).await;
         }
+        result
     }
-    result
 }
+
+impl async_graphql::ObjectType for Mutations {}
 
 #[cfg(test)]
 mod tests {

@@ -28,6 +28,11 @@ impl Default for ParsedDocuments {
 }
 
 impl ParsedDocuments {
+    /// The document kept for `query`.
+    pub fn get(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+        self.0.get(query)
+    }
+
     /// Gives `request` its parsed document: the kept one, or a fresh parse
     /// that is kept. A query that does not parse is left for execution to
     /// report, and not kept.

@@ -2,19 +2,18 @@
 //!
 //! Resolvers return service errors with `?`; async-graphql keeps the original
 //! error as the `source` of the GraphQL error, and `finish` (run on every
-//! response by the schema's hooks) reads it back to set the message and
+//! response by the `engine`) reads it back to set the message and
 //! `extensions.code` (plus `field` for input errors).
 //! Anything without a known source is treated as internal: logged in full,
 //! answered as INTERNAL_SERVER_ERROR with no detail, so SQL, paths or stack
 //! traces never reach a client.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_graphql::{Response, ServerError, Value};
 
 use axum::http::{HeaderValue, header};
 
-use crate::locks::lock;
 use crate::metrics::Metrics;
 use crate::services::{ServiceError, retry_after_secs};
 
@@ -142,16 +141,9 @@ pub fn coded(message: impl Into<String>, code: &'static str) -> ServerError {
     error
 }
 
-/// Completes a response: adds the errors of nulled fields, gives every error
-/// its code (and counts it), and turns a rate limit into a `Retry-After`
-/// header.
-pub(super) fn finish(
-    mut response: Response,
-    nulled: &Mutex<Vec<ServerError>>,
-    metrics: Option<&Metrics>,
-) -> Response {
-    let nulled = std::mem::take(&mut *lock(nulled));
-    response.errors.extend(nulled);
+/// Completes a response: gives every error its code (and counts it), and
+/// turns a rate limit into a `Retry-After` header.
+pub(super) fn finish(mut response: Response, metrics: Option<&Metrics>) -> Response {
     for err in &mut response.errors {
         classify(err);
         if let (Some(metrics), Some(code)) = (metrics, code(err)) {
@@ -166,10 +158,6 @@ pub(super) fn finish(
     response
 }
 
-/// Errors of nullable fields, kept until the response is complete (see
-/// `hooks`: a failed nullable field resolves to null, with its error).
-pub(super) type Nulled = Arc<Mutex<Vec<ServerError>>>;
-
 /// A parse failure gets its code, unless a limit checked after parsing
 /// gave it its own.
 pub(super) fn parse_failed(mut err: ServerError) -> ServerError {
@@ -179,11 +167,18 @@ pub(super) fn parse_failed(mut err: ServerError) -> ServerError {
     err
 }
 
-/// Validation failures get their code; refusals raised by services (a rate
-/// limit) keep their own.
-pub(super) fn validation_failed(mut errors: Vec<ServerError>) -> Vec<ServerError> {
-    for err in errors.iter_mut().filter(|err| err.source.is_none()) {
+/// Gives validation failures their code, in the response of an operation
+/// that did not run: async-graphql's own errors, which have no path, no
+/// source and no code (other than its refusals of a request it cannot run
+/// as sent).
+pub(super) fn validation_failed(response: &mut Response) {
+    if response.data != Value::Null {
+        return;
+    }
+    let unexplained = |err: &&mut ServerError| {
+        err.path.is_empty() && err.source.is_none() && !has_code(err) && !names_a_bad_request(err)
+    };
+    for err in response.errors.iter_mut().filter(unexplained) {
         set_code(err, GRAPHQL_VALIDATION_FAILED);
     }
-    errors
 }

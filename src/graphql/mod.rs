@@ -5,18 +5,22 @@ mod context;
 mod cost_limit;
 pub mod dependencies;
 pub mod documents;
+mod engine;
 pub mod errors;
-mod hooks;
 mod inputs;
 pub mod limits;
 mod loaders;
 mod mutation;
+mod nulls;
 mod prefetch;
 mod query;
+mod selections;
 mod subscription;
 mod types;
 
 use async_graphql::{Request, Schema, parser::types::OperationType};
+
+pub use engine::{Caller, Engine};
 
 pub use context::RequestData;
 pub use limits::QueryLimits;
@@ -25,33 +29,11 @@ pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
 
-use crate::app::AppState;
-
-pub type FolioSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
-
-/// Builds the schema. `state` is shared by every request; per-request data
-/// (viewer, loaders) is attached by the HTTP handler.
-pub fn build_schema(
-    state: Option<AppState>,
-    limits: QueryLimits,
-    introspection: bool,
-) -> FolioSchema {
-    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
-        .extension(hooks::Hooks(limits))
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity);
-    if let Some(state) = state {
-        builder = builder.data(state);
-    }
-    if !introspection {
-        builder = builder.disable_introspection();
-    }
-    builder.finish()
-}
+pub type FolioSchema = Schema<QueryRoot, dependencies::Mutations, SubscriptionRoot>;
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(None, QueryLimits::default(), true).sdl()
+    Engine::new(None, QueryLimits::default(), true).sdl()
 }
 
 /// The type of the operation `request` runs; `None` when it does not parse

@@ -1,4 +1,3 @@
-use crate::graphql::limits::connection_cost;
 use async_graphql::{Context, ID, Object};
 
 use super::{
@@ -26,7 +25,6 @@ impl QueryRoot {
 
     /// Refetches several objects; each entry is null when that object does not
     /// exist or is not visible.
-    #[graphql(complexity = "1 + ids.len() * child_complexity")]
     async fn nodes(
         &self,
         ctx: &Context<'_>,
@@ -82,7 +80,6 @@ impl QueryRoot {
     /// Published articles.
     // Relay's four pagination arguments plus filter and order are the API.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -102,10 +99,7 @@ impl QueryRoot {
 
     /// Published articles by the authors the viewer follows, newest first.
     /// UNAUTHENTICATED when anonymous.
-    #[graphql(
-        complexity = "connection_cost(first, last, child_complexity)",
-        cache_control(private)
-    )]
+    #[graphql(cache_control(private))]
     async fn feed(
         &self,
         ctx: &Context<'_>,
@@ -121,7 +115,6 @@ impl QueryRoot {
     }
 
     /// Tags in use, most used first.
-    #[graphql(complexity = "connection_cost(first, None, child_complexity)")]
     async fn tags(
         &self,
         ctx: &Context<'_>,

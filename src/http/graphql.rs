@@ -22,7 +22,8 @@ use axum::{
 use crate::{
     app::{AppState, HttpState},
     graphql::{
-        RequestData, dependencies::DependencyRecorder, errors, operation_name, operation_type,
+        Caller, RequestData, dependencies::DependencyRecorder, errors, operation_name,
+        operation_type,
     },
     http::{
         auth::{self, AuthError},
@@ -151,8 +152,9 @@ pub async fn handle(
             .map(|(request, name)| async {
                 let response = match request {
                     Ok(request) => {
-                        let request = with_data(&state.app, viewer, client, request);
-                        state.schema.execute(request).await
+                        let caller = Caller { viewer, client };
+                        let request = with_data(&state.app, caller, request);
+                        state.engine.execute(request, caller).await
                     }
                     Err(refusal) => Response::from_errors(vec![refusal.into_error()]),
                 };
@@ -213,8 +215,13 @@ async fn through_cache(
     // The generations were read before running, so a write that commits
     // meanwhile leaves this entry stale rather than passing for newer.
     let recorder = Arc::new(DependencyRecorder::default());
-    let request = with_data(&state.app, None, client, request).data(recorder.clone());
-    let single = state.schema.execute(request).await;
+    let caller = Caller {
+        viewer: None,
+        client,
+    };
+    let mut request = with_data(&state.app, caller, request).data(recorder.clone());
+    let kinds = state.engine.kinds_read(&mut request);
+    let single = state.engine.execute(request, caller).await;
     let outcome = outcome(&single);
     let response = BatchResponse::Single(single);
     let prepared = prepare(headers, kind, &response);
@@ -227,7 +234,7 @@ async fn through_cache(
             .put(
                 &key,
                 generations,
-                &recorder.reads(),
+                &recorder.reads(kinds),
                 max_age,
                 prepared.body.clone(),
             )
@@ -259,13 +266,8 @@ fn persisted_query_refusal(refusal: persisted::Refusal) -> HttpResponse {
     response
 }
 
-fn with_data(
-    state: &AppState,
-    viewer: Option<Viewer>,
-    client: Option<IpAddr>,
-    request: Request,
-) -> Request {
-    request.data(RequestData::new(state, viewer, client))
+fn with_data(state: &AppState, caller: Caller, request: Request) -> Request {
+    request.data(RequestData::new(state, caller.viewer, caller.client))
 }
 
 /// The client's address: the TCP peer, or behind a trusted proxy the last

@@ -10,6 +10,7 @@
 
 use std::{
     collections::HashMap,
+    net::IpAddr,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -26,7 +27,7 @@ use sea_orm::DatabaseConnection;
 use tokio::{sync::Notify, task::AbortHandle, time::Duration};
 
 use super::outbox::Outbox;
-use crate::graphql::{FolioSchema, PublicLoaders, operation_type};
+use crate::graphql::{Caller, Engine, PublicLoaders, operation_type};
 use crate::locks::lock;
 use crate::metrics::Metrics;
 use crate::policy::Viewer;
@@ -109,12 +110,22 @@ impl SharedSubscriptions {
 
 /// What the executor knows about the connection it serves.
 pub struct Connection {
-    pub schema: FolioSchema,
+    pub engine: Engine,
     pub viewer: Option<Viewer>,
+    pub client: Option<IpAddr>,
     pub protocol: WebSocketProtocols,
     pub outbox: Outbox,
     /// The id of the operation message async-graphql is handling.
     pub operation_id: Arc<Mutex<Option<String>>>,
+}
+
+impl Connection {
+    fn caller(&self) -> Caller {
+        Caller {
+            viewer: self.viewer,
+            client: self.client,
+        }
+    }
 }
 
 /// Runs a connection's operations, joining subscriptions to an identical
@@ -128,7 +139,10 @@ pub struct SharingExecutor {
 
 impl Executor for SharingExecutor {
     async fn execute(&self, request: Request) -> Response {
-        self.connection.schema.execute(request).await
+        self.connection
+            .engine
+            .execute(request, self.connection.caller())
+            .await
     }
 
     fn execute_stream(
@@ -137,11 +151,12 @@ impl Executor for SharingExecutor {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let session_data = session_data.unwrap_or_default();
-        let schema = self.connection.schema.clone();
+        let engine = self.connection.engine.clone();
+        let caller = self.connection.caller();
         let id = lock(&self.connection.operation_id).take();
         let subscription = operation_type(&mut request) == Some(OperationType::Subscription);
         let (Some(id), true) = (id, subscription) else {
-            return schema.execute_stream_with_session_data(request, session_data);
+            return engine.execute_stream(request, session_data, caller);
         };
         let key = GroupKey {
             query: request.query.clone(),
@@ -178,7 +193,7 @@ impl Executor for SharingExecutor {
         })
         .flat_map(move |()| match request.take() {
             Some(request) if !heard.load(Ordering::Acquire) => {
-                schema.execute_stream_with_session_data(request, session_data.clone())
+                engine.execute_stream(request, session_data.clone(), caller)
             }
             _ => stream::empty().boxed(),
         })
@@ -240,10 +255,11 @@ impl SharingExecutor {
                     task: Mutex::default(),
                 });
                 groups.insert(key.clone(), group.clone());
-                let results = self
-                    .connection
-                    .schema
-                    .execute_stream_with_session_data(request, session_data);
+                let results = self.connection.engine.execute_stream(
+                    request,
+                    session_data,
+                    self.connection.caller(),
+                );
                 let task = tokio::spawn(run_group(
                     results,
                     group.clone(),

@@ -129,7 +129,7 @@ async fn serve(
 ) {
     let HttpState {
         app,
-        schema,
+        engine,
         websocket: settings,
         lifecycle,
         subscriptions,
@@ -176,8 +176,9 @@ async fn serve(
     let (outbox, queue) = outbox::channel(settings.ws_buffer);
     let operation_id = Arc::new(Mutex::new(None));
     let executor = subscriptions.executor(Connection {
-        schema,
+        engine,
         viewer,
+        client: Some(peer.ip()),
         protocol: kind,
         outbox: outbox.clone(),
         operation_id: operation_id.clone(),

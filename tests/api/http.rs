@@ -125,13 +125,21 @@ async fn internal_errors_reveal_nothing() {
     for leak in ["sql", "table", "select", "no such", "relation"] {
         assert!(!text.contains(leak), "leaked {leak}: {text}");
     }
-    // Each failure is reported at its field and the rest of the response
-    // stands; the failed nullable field is present as null.
+    // Each failure is reported at its field. The failed nullable field is
+    // present as null; the failed non-null one nulls its nearest nullable
+    // parent, as the spec has it, and the response's other fields stand.
     let paths: Vec<&Value> = errors.iter().map(|error| &error["path"]).collect();
     assert!(paths.contains(&&json!(["article", "comments"])));
     assert!(paths.contains(&&json!(["node"])));
-    assert_eq!(response["data"]["article"]["title"], "Doomed");
+    assert_eq!(response["data"].get("article"), Some(&Value::Null));
     assert_eq!(response["data"].get("node"), Some(&Value::Null));
+    let title = app
+        .query(
+            "query($slug: String!) { article(slug: $slug) { title } }",
+            json!({ "slug": article["slug"] }),
+        )
+        .await;
+    assert_eq!(title["data"]["article"]["title"], "Doomed", "{title}");
 }
 
 #[tokio::test]

@@ -1,4 +1,3 @@
-use crate::graphql::limits::connection_cost;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -182,7 +181,6 @@ impl Article {
     }
 
     /// Oldest first.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn comments(
         &self,
         ctx: &Context<'_>,

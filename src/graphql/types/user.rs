@@ -1,4 +1,3 @@
-use crate::graphql::limits::connection_cost;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
@@ -66,7 +65,6 @@ impl User {
     }
 
     /// Published articles by this user.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn articles(
         &self,
         ctx: &Context<'_>,
@@ -85,10 +83,7 @@ impl User {
     }
 
     /// Unpublished articles: only the user themself sees any.
-    #[graphql(
-        complexity = "connection_cost(first, None, child_complexity)",
-        cache_control(private)
-    )]
+    #[graphql(cache_control(private))]
     async fn drafts(
         &self,
         ctx: &Context<'_>,
@@ -101,7 +96,6 @@ impl User {
     }
 
     /// Articles this user favorited, most recent first.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn favorites(
         &self,
         ctx: &Context<'_>,
@@ -118,7 +112,6 @@ impl User {
     }
 
     /// People following this user, most recent first.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn followers(
         &self,
         ctx: &Context<'_>,
@@ -132,7 +125,6 @@ impl User {
     }
 
     /// People this user follows, most recent first.
-    #[graphql(complexity = "connection_cost(first, last, child_complexity)")]
     async fn following(
         &self,
         ctx: &Context<'_>,
