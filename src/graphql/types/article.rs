@@ -118,7 +118,7 @@ impl Article {
         if self.body_in_row {
             return Ok(self.row.body.clone());
         }
-        let body = ctx.loaders().bodies().load_one(self.row.id).await?;
+        let body = Box::pin(ctx.loaders().bodies().load_one(self.row.id)).await?;
         Ok(body.ok_or(ServiceError::NotFound("article"))?)
     }
 
@@ -134,10 +134,7 @@ impl Article {
         if let Some(tags) = &self.prefetched.tags {
             return Ok(tags.clone());
         }
-        Ok(ctx
-            .loaders()
-            .tags()
-            .load_one(self.row.id)
+        Ok(Box::pin(ctx.loaders().tags().load_one(self.row.id))
             .await?
             .unwrap_or_default())
     }
@@ -146,7 +143,7 @@ impl Article {
         if let Some(author) = &self.prefetched.author {
             return Ok(author.clone().into());
         }
-        let author = ctx.loaders().users().load_one(self.row.author_id).await?;
+        let author = Box::pin(ctx.loaders().users().load_one(self.row.author_id)).await?;
         Ok(author.ok_or(ServiceError::NotFound("user"))?.into())
     }
 
@@ -172,10 +169,7 @@ impl Article {
         if let Some(favorited) = self.prefetched.viewer_has_favorited {
             return Ok(favorited);
         }
-        Ok(ctx
-            .loaders()
-            .favorited()
-            .load_one(self.row.id)
+        Ok(Box::pin(ctx.loaders().favorited().load_one(self.row.id))
             .await?
             .unwrap_or(false))
     }
@@ -191,9 +185,15 @@ impl Article {
     ) -> async_graphql::Result<ListConnection<Comment>> {
         let request = page_request(comments::SCOPE, first, after, last, before)?;
         dependencies::read_within(ctx, Scope::CommentsOf(self.row.id));
-        let alone = comments::for_article(ctx.db(), self.row.id, &request);
-        let loader = &ctx.loaders().comment_pages();
-        let page = page_of(loader, self.row.id, &request, (), alone).await?;
-        Comment::connection(ctx, page).await
+        // Boxed, as is every resolver that waits on storage: async-graphql
+        // moves each field's future into a box of the size of the type's
+        // largest resolver, so one large one costs every field of every item.
+        Box::pin(async move {
+            let alone = comments::for_article(ctx.db(), self.row.id, &request);
+            let loader = &ctx.loaders().comment_pages();
+            let page = page_of(loader, self.row.id, &request, (), alone).await?;
+            Comment::connection(ctx, page).await
+        })
+        .await
     }
 }

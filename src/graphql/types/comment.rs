@@ -58,15 +58,12 @@ impl Comment {
         if let Some(author) = &self.author {
             return Ok(author.clone().into());
         }
-        let author = ctx.loaders().users().load_one(self.row.author_id).await?;
+        let author = Box::pin(ctx.loaders().users().load_one(self.row.author_id)).await?;
         Ok(author.ok_or(ServiceError::NotFound("user"))?.into())
     }
 
     async fn article(&self, ctx: &Context<'_>) -> async_graphql::Result<Article> {
-        let article = ctx
-            .loaders()
-            .articles()
-            .load_one(self.row.article_id)
+        let article = Box::pin(ctx.loaders().articles().load_one(self.row.article_id))
             .await?
             .filter(|article| policy::can_read_article(ctx.viewer(), article))
             .ok_or(ServiceError::NotFound("article"))?;

@@ -76,10 +76,13 @@ impl User {
     ) -> async_graphql::Result<ListConnection<Article>> {
         let order = articles::ArticleOrder::from(order_by);
         let request = page_request(order.scope(), first, after, last, before)?;
-        let alone = articles::by_author(ctx.db(), self.0.id, order, &request);
-        let loader = &ctx.loaders().author_article_pages();
-        let page = page_of(loader, self.0.id, &request, order, alone).await?;
-        Article::connection(ctx, page).await
+        Box::pin(async move {
+            let alone = articles::by_author(ctx.db(), self.0.id, order, &request);
+            let loader = &ctx.loaders().author_article_pages();
+            let page = page_of(loader, self.0.id, &request, order, alone).await?;
+            Article::connection(ctx, page).await
+        })
+        .await
     }
 
     /// Unpublished articles: only the user themself sees any.
@@ -91,8 +94,11 @@ impl User {
         after: Option<String>,
     ) -> async_graphql::Result<ListConnection<Article>> {
         let request = page_request(articles::DRAFTS_SCOPE, first, after, None, None)?;
-        let page = articles::drafts(ctx.db(), self.viewer(ctx), self.0.id, &request).await?;
-        Article::connection(ctx, page).await
+        Box::pin(async move {
+            let page = articles::drafts(ctx.db(), self.viewer(ctx), self.0.id, &request).await?;
+            Article::connection(ctx, page).await
+        })
+        .await
     }
 
     /// Articles this user favorited, most recent first.
@@ -105,10 +111,13 @@ impl User {
         before: Option<String>,
     ) -> async_graphql::Result<ListConnection<Article>> {
         let request = page_request("favorites", first, after, last, before)?;
-        let alone = social::favorites(ctx.db(), self.0.id, &request);
-        let loader = &ctx.loaders().favorite_pages();
-        let page = page_of(loader, self.0.id, &request, (), alone).await?;
-        Article::connection(ctx, page).await
+        Box::pin(async move {
+            let alone = social::favorites(ctx.db(), self.0.id, &request);
+            let loader = &ctx.loaders().favorite_pages();
+            let page = page_of(loader, self.0.id, &request, (), alone).await?;
+            Article::connection(ctx, page).await
+        })
+        .await
     }
 
     /// People following this user, most recent first.
@@ -120,8 +129,7 @@ impl User {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<ListConnection<User>> {
-        self.follows(ctx, FollowSide::Followers, first, after, last, before)
-            .await
+        Box::pin(self.follows(ctx, FollowSide::Followers, first, after, last, before)).await
     }
 
     /// People this user follows, most recent first.
@@ -133,27 +141,23 @@ impl User {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<ListConnection<User>> {
-        self.follows(ctx, FollowSide::Following, first, after, last, before)
-            .await
+        Box::pin(self.follows(ctx, FollowSide::Following, first, after, last, before)).await
     }
 
     async fn followers_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let count = ctx.loaders().followers_count().load_one(self.0.id).await?;
+        let count = Box::pin(ctx.loaders().followers_count().load_one(self.0.id)).await?;
         Ok(count.unwrap_or(0))
     }
 
     async fn following_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        let count = ctx.loaders().following_count().load_one(self.0.id).await?;
+        let count = Box::pin(ctx.loaders().following_count().load_one(self.0.id)).await?;
         Ok(count.unwrap_or(0))
     }
 
     /// Whether the viewer follows this user; false when anonymous.
     #[graphql(cache_control(private))]
     async fn viewer_is_following(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        Ok(ctx
-            .loaders()
-            .following()
-            .load_one(self.0.id)
+        Ok(Box::pin(ctx.loaders().following().load_one(self.0.id))
             .await?
             .unwrap_or(false))
     }
