@@ -9,7 +9,7 @@
 //! counts as everything), so a cached article page is invalidated by
 //! comments on that article only. A test keeps the schema that way.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::{
     ContainerType, Context, ContextSelectionSet, OutputType, Positioned, ServerResult, Value,
@@ -91,7 +91,7 @@ fn collect<'d>(
 
 /// Notes that the response read the part `scope` of its kind.
 pub fn read_within(ctx: &Context<'_>, scope: Scope) {
-    if let Some(recorder) = ctx.data_opt::<std::sync::Arc<DependencyRecorder>>() {
+    if let Some(recorder) = ctx.data_opt::<Arc<DependencyRecorder>>() {
         lock(&recorder.scopes).push(scope);
     }
 }

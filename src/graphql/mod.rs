@@ -50,12 +50,6 @@ pub fn operation_name(request: &mut Request) -> Option<String> {
 fn operation(request: &mut Request) -> Option<(Option<String>, OperationType)> {
     let operation_name = request.operation_name.clone();
     let document = request.parsed_query().ok()?;
-    let (name, operation) = match &operation_name {
-        Some(name) => document
-            .operations
-            .iter()
-            .find(|(op_name, _)| op_name.is_some_and(|op| op.as_str() == name)),
-        None => document.operations.iter().next(),
-    }?;
-    Some((name.map(|name| name.to_string()), operation.node.ty))
+    let (name, operation) = selections::named_operation(document, operation_name.as_deref())?;
+    Some((name.map(str::to_owned), operation.node.ty))
 }

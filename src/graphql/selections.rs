@@ -98,12 +98,21 @@ pub fn operation<'d>(
     document: &'d ExecutableDocument,
     name: Option<&str>,
 ) -> Option<&'d Positioned<OperationDefinition>> {
-    let mut operations = document.operations.iter();
+    named_operation(document, name).map(|(_, operation)| operation)
+}
+
+/// The operation a request runs, with its name when it has one.
+pub fn named_operation<'d>(
+    document: &'d ExecutableDocument,
+    name: Option<&str>,
+) -> Option<(Option<&'d str>, &'d Positioned<OperationDefinition>)> {
+    let mut operations = document
+        .operations
+        .iter()
+        .map(|(name, operation)| (name.map(|name| name.as_str()), operation));
     match name {
-        Some(name) => operations
-            .find(|(candidate, _)| candidate.is_some_and(|candidate| candidate.as_str() == name))
-            .map(|(_, operation)| operation),
-        None => operations.next().map(|(_, operation)| operation),
+        Some(name) => operations.find(|(candidate, _)| *candidate == Some(name)),
+        None => operations.next(),
     }
 }
 
@@ -135,21 +144,18 @@ fn expand<'d>(
     expanding: &mut Vec<&'d str>,
 ) {
     for selection in &set.items {
-        match &selection.node {
-            Selection::Field(field) => visit(field, on),
+        let (inner, on, spread) = match &selection.node {
+            Selection::Field(field) => {
+                visit(field, on);
+                continue;
+            }
             Selection::InlineFragment(fragment) => {
                 let on = fragment
                     .node
                     .type_condition
                     .as_ref()
                     .map_or(on, |condition| condition.node.on.node.as_str());
-                expand(
-                    document,
-                    &fragment.node.selection_set.node,
-                    on,
-                    visit,
-                    expanding,
-                );
+                (&fragment.node.selection_set.node, on, None)
             }
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
@@ -159,17 +165,14 @@ fn expand<'d>(
                 if expanding.contains(&name) {
                     continue;
                 }
-                expanding.push(name);
                 let on = fragment.node.type_condition.node.on.node.as_str();
-                expand(
-                    document,
-                    &fragment.node.selection_set.node,
-                    on,
-                    visit,
-                    expanding,
-                );
-                expanding.pop();
+                (&fragment.node.selection_set.node, on, Some(name))
             }
+        };
+        expanding.extend(spread);
+        expand(document, inner, on, visit, expanding);
+        if spread.is_some() {
+            expanding.pop();
         }
     }
 }

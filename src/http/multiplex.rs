@@ -10,7 +10,6 @@
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -111,21 +110,13 @@ impl SharedSubscriptions {
 /// What the executor knows about the connection it serves.
 pub struct Connection {
     pub engine: Engine,
-    pub viewer: Option<Viewer>,
-    pub client: Option<IpAddr>,
+    /// Who is connected: subscriptions are shared only between the same
+    /// viewer's identical operations.
+    pub caller: Caller,
     pub protocol: WebSocketProtocols,
     pub outbox: Outbox,
     /// The id of the operation message async-graphql is handling.
     pub operation_id: Arc<Mutex<Option<String>>>,
-}
-
-impl Connection {
-    fn caller(&self) -> Caller {
-        Caller {
-            viewer: self.viewer,
-            client: self.client,
-        }
-    }
 }
 
 /// Runs a connection's operations, joining subscriptions to an identical
@@ -141,7 +132,7 @@ impl Executor for SharingExecutor {
     async fn execute(&self, request: Request) -> Response {
         self.connection
             .engine
-            .execute(request, self.connection.caller())
+            .execute(request, self.connection.caller)
             .await
     }
 
@@ -152,7 +143,7 @@ impl Executor for SharingExecutor {
     ) -> BoxStream<'static, Response> {
         let session_data = session_data.unwrap_or_default();
         let engine = self.connection.engine.clone();
-        let caller = self.connection.caller();
+        let caller = self.connection.caller;
         let id = lock(&self.connection.operation_id).take();
         let subscription = operation_type(&mut request) == Some(OperationType::Subscription);
         let (Some(id), true) = (id, subscription) else {
@@ -162,7 +153,7 @@ impl Executor for SharingExecutor {
             query: request.query.clone(),
             operation_name: request.operation_name.clone(),
             variables: serde_json::to_string(&request.variables).unwrap_or_default(),
-            viewer: self.connection.viewer,
+            viewer: self.connection.caller.viewer,
         };
         let kind = match self.connection.protocol {
             WebSocketProtocols::GraphQLWS => "next",
@@ -258,7 +249,7 @@ impl SharingExecutor {
                 let results = self.connection.engine.execute_stream(
                     request,
                     session_data,
-                    self.connection.caller(),
+                    self.connection.caller,
                 );
                 let task = tokio::spawn(run_group(
                     results,

@@ -29,7 +29,7 @@ use serde_json::json;
 use crate::locks::lock;
 use crate::{
     app::HttpState,
-    graphql::RequestData,
+    graphql::{Caller, RequestData},
     http::{
         auth::{self, AuthError},
         multiplex::Connection,
@@ -177,8 +177,10 @@ async fn serve(
     let operation_id = Arc::new(Mutex::new(None));
     let executor = subscriptions.executor(Connection {
         engine,
-        viewer,
-        client: Some(peer.ip()),
+        caller: Caller {
+            viewer,
+            client: Some(peer.ip()),
+        },
         protocol: kind,
         outbox: outbox.clone(),
         operation_id: operation_id.clone(),
