@@ -396,7 +396,7 @@ fn page_request(key: &FirstPage<impl Copy>) -> PageRequest {
 pub struct CommentPagesLoader(DatabaseConnection);
 
 impl Loader<FirstPage<()>> for CommentPagesLoader {
-    type Value = Page<comment::Model>;
+    type Value = Page<comments::Listed>;
     type Error = LoadError;
 
     async fn load(

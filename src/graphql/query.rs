@@ -74,7 +74,7 @@ impl QueryRoot {
     ) -> Result<Option<Article>, ServiceError> {
         Ok(articles::by_slug(ctx.db(), ctx.viewer(), &slug)
             .await?
-            .map(Article::from))
+            .map(|(article, author)| Article::from(article).written_by(author)))
     }
 
     /// Published articles.

@@ -189,16 +189,21 @@ pub async fn visible<C: ConnectionTrait>(
     }
 }
 
+/// The article `slug` names, if the viewer may read it, with its author,
+/// read in the same statement: a page showing one article nearly always
+/// shows who wrote it.
 pub async fn by_slug(
     db: &DatabaseConnection,
     viewer: Option<&Viewer>,
     slug: &str,
-) -> ServiceResult<Option<article::Model>> {
+) -> ServiceResult<Option<(article::Model, user::Model)>> {
     Ok(article::Entity::find()
         .filter(article::Column::Slug.eq(slug))
+        .find_also_related(user::Entity)
         .one(db)
         .await?
-        .filter(|article| policy::can_read_article(viewer, article)))
+        .and_then(|(article, author)| author.map(|author| (article, author)))
+        .filter(|(article, _)| policy::can_read_article(viewer, article)))
 }
 
 /// Articles by id, with no visibility filter: callers apply the policy.

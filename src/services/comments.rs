@@ -3,17 +3,18 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    JoinType, QueryFilter, QueryResult, QuerySelect, RelationTrait, Select, TransactionTrait,
     sea_query::{Expr, Query},
 };
 
 use super::{
     Page, ServiceError, ServiceResult, articles, now,
-    pagination::{Keyset, first_pages, paginate},
+    pagination::{Keyset, Row, first_pages, paginate},
     require_viewer,
 };
 use crate::{
-    db::entities::{article, comment},
+    db::entities::{article, comment, user},
     domain::{CommentBody, CursorKey, PageRequest, ValidationError},
     policy::{self, Viewer},
 };
@@ -118,13 +119,44 @@ pub async fn by_ids(
         .collect())
 }
 
+/// A comment as pages list it: with its author, read in the page's own
+/// statement, since a discussion is nearly always shown with who said what.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub comment: comment::Model,
+    pub author: user::Model,
+}
+
+/// The prefix of the author's columns in a page's rows.
+const AUTHOR: &str = "by_";
+
+impl Row<comment::Entity> for Listed {
+    fn select(select: Select<comment::Entity>) -> Select<comment::Entity> {
+        user::Column::iter().fold(
+            select.join(JoinType::InnerJoin, comment::Relation::Author.def()),
+            |select, column| select.column_as(column, format!("{AUTHOR}{}", column.as_str())),
+        )
+    }
+
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(Self {
+            comment: comment::Model::from_query_result(row, "")?,
+            author: user::Model::from_query_result(row, AUTHOR)?,
+        })
+    }
+
+    fn model(&self) -> &comment::Model {
+        &self.comment
+    }
+}
+
 /// Comments on an article, oldest first. The caller has already checked that
 /// the viewer may read the article.
 pub async fn for_article(
     db: &DatabaseConnection,
     article_id: i64,
     request: &PageRequest,
-) -> ServiceResult<Page<comment::Model>> {
+) -> ServiceResult<Page<Listed>> {
     let select = comment::Entity::find().filter(comment::Column::ArticleId.eq(article_id));
     paginate(db, select, &KEYSET, request).await
 }
@@ -135,7 +167,7 @@ pub async fn first_pages_for_articles(
     article_ids: &[i64],
     size: u64,
     backward: bool,
-) -> ServiceResult<HashMap<i64, Page<comment::Model>>> {
+) -> ServiceResult<HashMap<i64, Page<Listed>>> {
     let select = comment::Entity::find();
     let parent = comment::Column::ArticleId;
     first_pages(db, select, parent, article_ids, &KEYSET, size, backward).await

@@ -14,8 +14,9 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, IdenStatic,
-    Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    IdenStatic, Order, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
+    Value,
     sea_query::{
         Alias, Asterisk, Expr, ExprTrait, Func, Query, SelectStatement, SimpleExpr, WindowStatement,
     },
@@ -95,6 +96,30 @@ impl TotalCount {
     }
 }
 
+/// What a list's rows are read as: by default the entity's model; a list
+/// can also join rows its items always come with (a comment's author), so
+/// they arrive in the page's own statement instead of another one.
+pub trait Row<E: EntityTrait>: Sized {
+    /// Adds the joins and columns this row reads besides the entity's.
+    fn select(select: Select<E>) -> Select<E> {
+        select
+    }
+
+    fn read(row: &QueryResult) -> Result<Self, DbErr>;
+
+    fn model(&self) -> &E::Model;
+}
+
+impl<E: EntityTrait> Row<E> for E::Model {
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        Self::from_query_result(row, "")
+    }
+
+    fn model(&self) -> &E::Model {
+        self
+    }
+}
+
 /// How a list is ordered: by `key` (when there is one) then `id`, both in the
 /// same direction; `scope` names the list in its cursors.
 pub struct Keyset<E: EntityTrait> {
@@ -138,17 +163,18 @@ impl<E: EntityTrait> Keyset<E> {
 }
 
 /// Fetches one page of `select` (already filtered to the list's rows).
-pub async fn paginate<E>(
+pub async fn paginate<E, R>(
     db: &DatabaseConnection,
     select: Select<E>,
     keyset: &Keyset<E>,
     request: &PageRequest,
-) -> ServiceResult<Page<E::Model>>
+) -> ServiceResult<Page<R>>
 where
     E: EntityTrait,
+    R: Row<E>,
 {
     let total = TotalCount::Deferred(Box::new((db.clone(), select.clone().into_query())));
-    let mut select = select;
+    let mut select = R::select(select);
     if let Some(after) = &request.after {
         select = select.filter(keyset.beyond(after, true));
     }
@@ -164,11 +190,16 @@ where
     if let Some(key) = keyset.key {
         select = select.order_by(key, order.clone());
     }
-    let mut rows = select
+    let statement = select
         .order_by(keyset.id, order)
         .limit(request.size + 1)
-        .all(db)
-        .await?;
+        .into_query();
+    let mut rows = db
+        .query_all(&statement)
+        .await?
+        .iter()
+        .map(R::read)
+        .collect::<Result<Vec<_>, _>>()?;
     let has_more = rows.len() as u64 > request.size;
     rows.truncate(request.size as usize);
     if request.backward {
@@ -176,7 +207,7 @@ where
     }
     let items = rows
         .into_iter()
-        .map(|row| (keyset.cursor(&row), row))
+        .map(|row| (keyset.cursor(row.model()), row))
         .collect();
     let (has_previous, has_next) = if request.backward {
         (has_more, request.before.is_some())
@@ -198,7 +229,7 @@ where
 /// connection nested inside a list (the comments of each article on a page)
 /// from costing one query per parent. Cursors belong to one parent's list, so
 /// a request with a cursor takes the single-list path instead.
-pub async fn first_pages<E>(
+pub async fn first_pages<E, R>(
     db: &DatabaseConnection,
     select: Select<E>,
     parent: E::Column,
@@ -206,9 +237,10 @@ pub async fn first_pages<E>(
     keyset: &Keyset<E>,
     size: u64,
     backward: bool,
-) -> ServiceResult<HashMap<i64, Page<E::Model>>>
+) -> ServiceResult<HashMap<i64, Page<R>>>
 where
     E: EntityTrait,
+    R: Row<E>,
 {
     let order = if keyset.descending != backward {
         Order::Desc
@@ -220,7 +252,7 @@ where
         ranking.order_by_expr(key.into_expr(), order.clone());
     }
     ranking.order_by_expr(keyset.id.into_expr(), order);
-    let mut ranked = select
+    let mut ranked = R::select(select)
         .filter(parent.is_in(parents.iter().copied()))
         .into_query();
     ranked
@@ -236,11 +268,11 @@ where
         .and_where(Expr::col(Alias::new(RANK)).lte(size + 1))
         .order_by(Alias::new(RANK), Order::Asc)
         .to_owned();
-    let mut rows: HashMap<i64, (i64, Vec<E::Model>)> = HashMap::new();
+    let mut rows: HashMap<i64, (i64, Vec<R>)> = HashMap::new();
     for row in db.query_all(&statement).await? {
         let parent_id: i64 = row.try_get("", parent.as_str())?;
         let total: i64 = row.try_get("", TOTAL)?;
-        let model = E::Model::from_query_result(&row, "")?;
+        let model = R::read(&row)?;
         rows.entry(parent_id)
             .or_insert_with(|| (total, Vec::new()))
             .1
@@ -258,7 +290,7 @@ where
             let page = Page {
                 items: models
                     .into_iter()
-                    .map(|model| (keyset.cursor(&model), model))
+                    .map(|row| (keyset.cursor(row.model()), row))
                     .collect(),
                 has_previous: backward && has_more,
                 has_next: !backward && has_more,

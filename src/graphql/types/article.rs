@@ -55,6 +55,12 @@ impl From<Listed> for Article {
 }
 
 impl Article {
+    /// With its author, when whoever read the row read the author too.
+    pub fn written_by(mut self, author: user::Model) -> Self {
+        self.prefetched.author = Some(author);
+        self
+    }
+
     /// A page of articles as a connection, with the relations its items
     /// select loaded for the whole page (see `prefetch`).
     pub async fn connection<T: Into<Article>>(
@@ -192,7 +198,7 @@ impl Article {
             let alone = comments::for_article(ctx.db(), self.row.id, &request);
             let loader = &ctx.loaders().comment_pages();
             let page = page_of(loader, self.row.id, &request, (), alone).await?;
-            Comment::connection(ctx, page).await
+            Ok(Comment::connection(page))
         })
         .await
     }

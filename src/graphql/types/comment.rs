@@ -8,10 +8,9 @@ use crate::{
     graphql::{
         connection::{ListConnection, connection},
         context::ContextExt,
-        prefetch,
     },
     policy,
-    services::{Page, ServiceError},
+    services::{Page, ServiceError, comments},
 };
 
 pub struct Comment {
@@ -27,20 +26,12 @@ impl From<comment::Model> for Comment {
 }
 
 impl Comment {
-    /// A page of comments as a connection, with their authors loaded for
-    /// the whole page when selected (see `prefetch`).
-    pub async fn connection(
-        ctx: &Context<'_>,
-        page: Page<comment::Model>,
-    ) -> async_graphql::Result<ListConnection<Comment>> {
-        let author_ids = page.items.iter().map(|(_, row)| row.author_id);
-        let authors = prefetch::load(ctx, "author", |l| l.users(), author_ids).await?;
-        Ok(connection(page, |row| Comment {
-            author: authors
-                .as_ref()
-                .and_then(|found| found.get(&row.author_id).cloned()),
-            row,
-        }))
+    /// A page of comments, which come with their authors, as a connection.
+    pub fn connection(page: Page<comments::Listed>) -> ListConnection<Comment> {
+        connection(page, |listed| Comment {
+            row: listed.comment,
+            author: Some(listed.author),
+        })
     }
 }
 
