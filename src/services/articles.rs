@@ -7,15 +7,15 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, Select, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, RelationTrait, Select, Set, TransactionTrait,
     sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query},
 };
 
 use super::{
-    Page, ServiceError, ServiceResult, now,
-    pagination::{Keyset, first_pages, paginate},
+    Page, ServiceError, ServiceResult, authors, now,
+    pagination::{Keyset, Row, first_pages, paginate},
     require_viewer,
 };
 use crate::{
@@ -104,19 +104,42 @@ impl ArticleOrder {
 pub const DRAFTS_SCOPE: &str = "drafts";
 
 /// An article as lists return it: every column but `body`, which can be long
-/// and which list pages rarely show. Load bodies with [`bodies`] when a
-/// client does ask for them.
+/// and which list pages rarely show (load bodies with [`bodies`] when a
+/// client does ask for them), and, in lists across authors, its author.
 #[derive(Debug, Clone)]
-pub struct Listed(article::Model);
+pub struct Listed {
+    row: article::Model,
+    author: Option<user::Model>,
+}
 
 impl Listed {
-    /// The row, with an empty `body`.
-    pub fn row_without_body(&self) -> &article::Model {
-        &self.0
+    fn from_row(row: article::Model) -> Self {
+        Self { row, author: None }
     }
 
-    pub fn into_row_without_body(self) -> article::Model {
-        self.0
+    /// The row, with an empty `body`, and the author when the list read it.
+    pub fn into_parts(self) -> (article::Model, Option<user::Model>) {
+        (self.row, self.author)
+    }
+}
+
+/// A listed article read with its author.
+struct Authored(Listed);
+
+impl Row<article::Entity> for Authored {
+    fn select(select: Select<article::Entity>) -> Select<article::Entity> {
+        authors::join(select, article::Relation::Author.def())
+    }
+
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(Self(Listed {
+            row: article::Model::from_query_result(row, "")?,
+            author: Some(authors::read(row)?),
+        }))
+    }
+
+    fn model(&self) -> &article::Model {
+        &self.0.row
     }
 }
 
@@ -128,16 +151,25 @@ fn without_body(select: Select<article::Entity>) -> Select<article::Entity> {
         .expr_as(Expr::val(""), article::Column::Body.as_str())
 }
 
+/// A page of `select`, the articles read with their authors when `authored`
+/// (lists across authors nearly always show them).
 async fn listed(
     db: &DatabaseConnection,
     select: Select<article::Entity>,
     order: ArticleOrder,
     request: &PageRequest,
+    authored: bool,
 ) -> ServiceResult<Page<Listed>> {
-    let keyset = order.keyset();
-    Ok(paginate(db, without_body(select), &keyset, request)
-        .await?
-        .map(Listed))
+    let (keyset, select) = (order.keyset(), without_body(select));
+    Ok(if authored {
+        paginate(db, select, &keyset, request)
+            .await?
+            .map(|Authored(listed)| listed)
+    } else {
+        paginate(db, select, &keyset, request)
+            .await?
+            .map(Listed::from_row)
+    })
 }
 
 /// The bodies of articles, by id.
@@ -276,7 +308,7 @@ pub async fn list(
                 .or(matches(article::Column::Body)),
         );
     }
-    listed(db, select, order, request).await
+    listed(db, select, order, request, true).await
 }
 
 fn user_id_of(username: &str) -> sea_orm::sea_query::SelectStatement {
@@ -314,7 +346,7 @@ pub async fn feed(
                 .to_owned(),
         ),
     );
-    listed(db, select, ArticleOrder::default(), request).await
+    listed(db, select, ArticleOrder::default(), request, true).await
 }
 
 pub async fn by_author(
@@ -324,7 +356,7 @@ pub async fn by_author(
     request: &PageRequest,
 ) -> ServiceResult<Page<Listed>> {
     let select = published().filter(article::Column::AuthorId.eq(author_id));
-    listed(db, select, order, request).await
+    listed(db, select, order, request, false).await
 }
 
 /// The first (or last) page of published articles of each author, in one
@@ -342,7 +374,7 @@ pub async fn first_pages_by_authors(
     let pages = first_pages(db, select, parent, author_ids, &keyset, size, backward).await?;
     Ok(pages
         .into_iter()
-        .map(|(author, page)| (author, page.map(Listed)))
+        .map(|(author, page)| (author, page.map(Listed::from_row)))
         .collect())
 }
 
@@ -369,7 +401,7 @@ pub async fn drafts(
     };
     Ok(paginate(db, without_body(select), &keyset, request)
         .await?
-        .map(Listed))
+        .map(Listed::from_row))
 }
 
 /// Each article's tags in the author's order.

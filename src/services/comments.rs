@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    JoinType, QueryFilter, QueryResult, QuerySelect, RelationTrait, Select, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
+    RelationTrait, Select, TransactionTrait,
     sea_query::{Expr, Query},
 };
 
 use super::{
-    Page, ServiceError, ServiceResult, articles, now,
+    Page, ServiceError, ServiceResult, articles, authors, now,
     pagination::{Keyset, Row, first_pages, paginate},
     require_viewer,
 };
@@ -127,21 +127,15 @@ pub struct Listed {
     pub author: user::Model,
 }
 
-/// The prefix of the author's columns in a page's rows.
-const AUTHOR: &str = "by_";
-
 impl Row<comment::Entity> for Listed {
     fn select(select: Select<comment::Entity>) -> Select<comment::Entity> {
-        user::Column::iter().fold(
-            select.join(JoinType::InnerJoin, comment::Relation::Author.def()),
-            |select, column| select.column_as(column, format!("{AUTHOR}{}", column.as_str())),
-        )
+        authors::join(select, comment::Relation::Author.def())
     }
 
     fn read(row: &QueryResult) -> Result<Self, DbErr> {
         Ok(Self {
             comment: comment::Model::from_query_result(row, "")?,
-            author: user::Model::from_query_result(row, AUTHOR)?,
+            author: authors::read(row)?,
         })
     }
 

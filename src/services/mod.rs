@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod articles;
+mod authors;
 pub mod comments;
 pub mod cost_limits;
 mod error;

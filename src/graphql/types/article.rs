@@ -46,10 +46,14 @@ impl From<article::Model> for Article {
 
 impl From<Listed> for Article {
     fn from(listed: Listed) -> Self {
+        let (row, author) = listed.into_parts();
         Self {
-            row: listed.into_row_without_body(),
+            row,
             body_in_row: false,
-            prefetched: Prefetched::default(),
+            prefetched: Prefetched {
+                author,
+                ..Prefetched::default()
+            },
         }
     }
 }
@@ -67,15 +71,29 @@ impl Article {
         ctx: &Context<'_>,
         page: Page<T>,
     ) -> async_graphql::Result<ListConnection<Article>> {
-        let mut page = page.map(Into::into);
+        let mut page: Page<Article> = page.map(Into::into);
         let rows = || page.items.iter().map(|(_, article)| &article.row);
-        let (authors, mut tags, mut favorited) = try_join!(
+        // Lists across authors read them with the page.
+        let unknown_authors: Vec<i64> = page
+            .items
+            .iter()
+            .filter(|(_, article)| article.prefetched.author.is_none())
+            .map(|(_, article)| article.row.author_id)
+            .collect();
+        let authors = async {
+            if unknown_authors.is_empty() {
+                return Ok(None);
+            }
             prefetch::load(
                 ctx,
                 "author",
                 |l| l.users(),
-                rows().map(|row| row.author_id)
-            ),
+                unknown_authors.iter().copied(),
+            )
+            .await
+        };
+        let (authors, mut tags, mut favorited) = try_join!(
+            authors,
             prefetch::load(ctx, "tags", |l| l.tags(), rows().map(|row| row.id)),
             prefetch::load(
                 ctx,
@@ -87,9 +105,11 @@ impl Article {
         for (_, article) in &mut page.items {
             let (id, author_id) = (article.row.id, article.row.author_id);
             let prefetched = &mut article.prefetched;
-            prefetched.author = authors
-                .as_ref()
-                .and_then(|found| found.get(&author_id).cloned());
+            if prefetched.author.is_none() {
+                prefetched.author = authors
+                    .as_ref()
+                    .and_then(|found| found.get(&author_id).cloned());
+            }
             prefetched.tags = tags
                 .as_mut()
                 .map(|found| found.remove(&id).unwrap_or_default());
