@@ -199,3 +199,26 @@ async fn bad_pagination_arguments_are_user_errors() {
         "BAD_USER_INPUT"
     );
 }
+
+/// Pages bind their `LIMIT`, which makes a generic plan look costlier than
+/// a custom one, so Postgres would plan every page afresh; the pool's
+/// connections keep one generic plan per statement instead.
+#[tokio::test]
+async fn postgres_connections_reuse_generic_plans() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let row = app
+        .db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SHOW plan_cache_mode",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let mode: String = row.try_get_by_index(0).unwrap();
+    assert_eq!(mode, "force_generic_plan");
+}
