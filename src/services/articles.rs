@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
     EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, RelationTrait, Select, Set, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query},
+    QuerySelect, Select, Set, TransactionTrait,
+    sea_query::{DynIden, Expr, ExprTrait, Func, LikeExpr, OnConflict, Query, SelectStatement},
 };
 
 use super::{
@@ -127,8 +127,8 @@ impl Listed {
 struct Authored(Listed);
 
 impl Row<article::Entity> for Authored {
-    fn select(select: Select<article::Entity>) -> Select<article::Entity> {
-        authors::join(select, article::Relation::Author.def())
+    fn join(statement: &mut SelectStatement, rows: DynIden) {
+        authors::join(statement, rows);
     }
 
     fn read(row: &QueryResult) -> Result<Self, DbErr> {
@@ -311,7 +311,7 @@ pub async fn list(
     listed(db, select, order, request, true).await
 }
 
-fn user_id_of(username: &str) -> sea_orm::sea_query::SelectStatement {
+fn user_id_of(username: &str) -> SelectStatement {
     Query::select()
         .column(user::Column::Id)
         .from(user::Entity)

@@ -4,8 +4,8 @@
 //! is two round trips (sqlx pings each connection it takes back).
 
 use sea_orm::{
-    DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, JoinType, QueryResult, QuerySelect,
-    RelationDef, Select,
+    ColumnTrait, DbErr, FromQueryResult, IdenStatic, Iterable, QueryResult,
+    sea_query::{Alias, DynIden, Expr, ExprTrait, SelectStatement},
 };
 
 use crate::db::entities::user;
@@ -13,12 +13,19 @@ use crate::db::entities::user;
 /// The prefix of the author's columns in a row.
 const PREFIX: &str = "by_";
 
-/// `select`, joined through `author` to the author's row.
-pub fn join<E: EntityTrait>(select: Select<E>, author: RelationDef) -> Select<E> {
-    user::Column::iter().fold(
-        select.join(JoinType::InnerJoin, author),
-        |select, column| select.column_as(column, format!("{PREFIX}{}", column.as_str())),
-    )
+/// Joins to `statement` the author of each of its `rows`, named by their
+/// `author_id` column, with the author's columns prefixed.
+pub fn join(statement: &mut SelectStatement, rows: DynIden) {
+    statement.inner_join(
+        user::Entity,
+        Expr::col((user::Entity, user::Column::Id)).equals((rows, Alias::new("author_id"))),
+    );
+    for column in user::Column::iter() {
+        statement.expr_as(
+            column.select_as(Expr::col((user::Entity, column))),
+            Alias::new(format!("{PREFIX}{}", column.as_str())),
+        );
+    }
 }
 
 /// The author of a row selected through [`join`].

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
-    RelationTrait, Select, TransactionTrait,
-    sea_query::{Expr, Query},
+    TransactionTrait,
+    sea_query::{DynIden, Expr, Query, SelectStatement},
 };
 
 use super::{
@@ -128,8 +128,8 @@ pub struct Listed {
 }
 
 impl Row<comment::Entity> for Listed {
-    fn select(select: Select<comment::Entity>) -> Select<comment::Entity> {
-        authors::join(select, comment::Relation::Author.def())
+    fn join(statement: &mut SelectStatement, rows: DynIden) {
+        authors::join(statement, rows);
     }
 
     fn read(row: &QueryResult) -> Result<Self, DbErr> {

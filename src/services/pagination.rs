@@ -18,7 +18,8 @@ use sea_orm::{
     IdenStatic, Order, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
     Value,
     sea_query::{
-        Alias, Asterisk, Expr, ExprTrait, Func, Query, SelectStatement, SimpleExpr, WindowStatement,
+        Alias, Asterisk, DynIden, Expr, ExprTrait, Func, IntoIden, Query, SelectStatement,
+        SimpleExpr, WindowStatement,
     },
 };
 
@@ -100,9 +101,12 @@ impl TotalCount {
 /// can also join rows its items always come with (a comment's author), so
 /// they arrive in the page's own statement instead of another one.
 pub trait Row<E: EntityTrait>: Sized {
-    /// Adds the joins and columns this row reads besides the entity's.
-    fn select(select: Select<E>) -> Select<E> {
-        select
+    /// Adds the joins and columns this row reads besides the entity's to
+    /// `statement`, whose rows are the list's, named `rows`. They are
+    /// joined to the page's rows only, never to the rows a windowed
+    /// statement ranks (which can be many more).
+    fn join(statement: &mut SelectStatement, rows: DynIden) {
+        let _ = (statement, rows);
     }
 
     fn read(row: &QueryResult) -> Result<Self, DbErr>;
@@ -174,7 +178,7 @@ where
     R: Row<E>,
 {
     let total = TotalCount::Deferred(Box::new((db.clone(), select.clone().into_query())));
-    let mut select = R::select(select);
+    let mut select = select;
     if let Some(after) = &request.after {
         select = select.filter(keyset.beyond(after, true));
     }
@@ -190,10 +194,11 @@ where
     if let Some(key) = keyset.key {
         select = select.order_by(key, order.clone());
     }
-    let statement = select
+    let mut statement = select
         .order_by(keyset.id, order)
         .limit(request.size + 1)
         .into_query();
+    R::join(&mut statement, E::default().into_iden());
     let mut rows = db
         .query_all(&statement)
         .await?
@@ -252,7 +257,7 @@ where
         ranking.order_by_expr(key.into_expr(), order.clone());
     }
     ranking.order_by_expr(keyset.id.into_expr(), order);
-    let mut ranked = R::select(select)
+    let mut ranked = select
         .filter(parent.is_in(parents.iter().copied()))
         .into_query();
     ranked
@@ -262,12 +267,14 @@ where
             WindowStatement::partition_by(parent),
             TOTAL,
         );
-    let statement = Query::select()
-        .column(Asterisk)
-        .from_subquery(ranked, Alias::new("ranked"))
-        .and_where(Expr::col(Alias::new(RANK)).lte(size + 1))
-        .order_by(Alias::new(RANK), Order::Asc)
+    let rows = Alias::new("ranked").into_iden();
+    let mut statement = Query::select()
+        .column((rows.clone(), Asterisk))
+        .from_subquery(ranked, rows.clone())
+        .and_where(Expr::col((rows.clone(), Alias::new(RANK))).lte(size + 1))
+        .order_by((rows.clone(), Alias::new(RANK)), Order::Asc)
         .to_owned();
+    R::join(&mut statement, rows);
     let mut rows: HashMap<i64, (i64, Vec<R>)> = HashMap::new();
     for row in db.query_all(&statement).await? {
         let parent_id: i64 = row.try_get("", parent.as_str())?;
