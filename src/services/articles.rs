@@ -9,8 +9,10 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
     EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, Select, Set, TransactionTrait,
-    sea_query::{DynIden, Expr, ExprTrait, Func, LikeExpr, OnConflict, Query, SelectStatement},
+    QuerySelect, QueryTrait, Select, Set, TransactionTrait,
+    sea_query::{
+        DynIden, Expr, ExprTrait, Func, IntoIden, LikeExpr, OnConflict, Query, SelectStatement,
+    },
 };
 
 use super::{
@@ -229,13 +231,19 @@ pub async fn by_slug(
     viewer: Option<&Viewer>,
     slug: &str,
 ) -> ServiceResult<Option<(article::Model, user::Model)>> {
-    Ok(article::Entity::find()
+    let mut statement = article::Entity::find()
         .filter(article::Column::Slug.eq(slug))
-        .find_also_related(user::Entity)
-        .one(db)
-        .await?
-        .and_then(|(article, author)| author.map(|author| (article, author)))
-        .filter(|(article, _)| policy::can_read_article(viewer, article)))
+        .limit(1)
+        .into_query();
+    authors::join(&mut statement, article::Entity.into_iden());
+    let Some(row) = db.query_one(&statement).await? else {
+        return Ok(None);
+    };
+    let (article, author) = (
+        article::Model::from_query_result(&row, "")?,
+        authors::read(&row)?,
+    );
+    Ok(policy::can_read_article(viewer, &article).then_some((article, author)))
 }
 
 /// Articles by id, with no visibility filter: callers apply the policy.
