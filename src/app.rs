@@ -22,7 +22,7 @@ use crate::{
     config::{ServeSettings, WebSocketSettings},
     db,
     events::EventBus,
-    graphql::{Engine, documents::ParsedDocuments},
+    graphql::Engine,
     http::{self, multiplex::SharedSubscriptions},
     metrics::{Exporter, Levels, Metrics},
     services::{
@@ -51,8 +51,6 @@ pub struct AppState {
     /// Whether the client address comes from `X-Forwarded-For`.
     pub trust_forwarded_for: bool,
     pub metrics: Metrics,
-    /// Operations parsed before, by their text.
-    pub documents: ParsedDocuments,
 }
 
 /// The router's state (behind an `Arc`): the shared state plus the engine
@@ -174,7 +172,6 @@ impl Application {
             cost_limiter: CostLimiter::new(counters, cost_limits),
             trust_forwarded_for: settings.trust_forwarded_for,
             metrics,
-            documents: ParsedDocuments::default(),
         };
         let engine = Engine::new(
             Some(state.clone()),

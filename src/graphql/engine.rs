@@ -53,38 +53,41 @@ impl Engine {
             builder = builder.disable_introspection();
         }
         let schema = builder.finish();
-        let documents = state
-            .as_ref()
-            .map(|state| state.documents.clone())
-            .unwrap_or_default();
         Self {
             types: Arc::new(SchemaTypes::from_sdl(&schema.sdl())),
             schema,
             limits,
             state,
-            documents,
+            documents: ParsedDocuments::default(),
         }
+    }
+
+    /// Gives `request` its parsed document, kept from an earlier request
+    /// with the same text when there was one. Callers attach it first
+    /// thing, before anything reads the operation (its type, its name).
+    pub fn attach(&self, request: &mut Request) {
+        self.documents.attach(request);
     }
 
     pub fn sdl(&self) -> String {
         self.schema.sdl()
     }
 
-    /// Runs a query or mutation. Requests over HTTP come with their kept
-    /// document attached (`ParsedDocuments::attach`).
+    /// Runs a query or mutation, its document attached (`attach`).
     pub async fn execute(&self, mut request: Request, caller: Caller) -> Response {
         let budget = match self.admit(&mut request, caller).await {
             Ok(budget) => budget,
             Err(refusal) => return self.finish(*refusal, None),
         };
-        let ran = Ran::of(&request);
+        let ran = Ran::take(&mut request);
         let mut response = self.schema.execute(request).await;
         cost_limit::report(budget, &mut response);
         self.finish(response, Some(&ran))
     }
 
     /// Runs any operation as a stream of responses (a subscription's
-    /// events, or the one response of a query or mutation over WebSocket).
+    /// events, or the one response of a query or mutation over WebSocket),
+    /// its document attached (`attach`).
     pub fn execute_stream(
         &self,
         mut request: Request,
@@ -92,11 +95,10 @@ impl Engine {
         caller: Caller,
     ) -> BoxStream<'static, Response> {
         let engine = self.clone();
-        self.documents.attach(&mut request);
         stream::once(async move {
             match engine.admit(&mut request, caller).await {
                 Ok(_) => {
-                    let ran = Ran::of(&request);
+                    let ran = Ran::take(&mut request);
                     let responses = engine
                         .schema
                         .execute_stream_with_session_data(request, session_data);
@@ -182,7 +184,7 @@ impl Engine {
             let document = self
                 .documents
                 .get(&ran.query)
-                .or_else(|| parse_query(&*ran.query).ok().map(Arc::new));
+                .or_else(|| parse_query(&ran.query).ok().map(Arc::new));
             if let Some(document) = &document
                 && let Some(operation) = selections::operation(document, ran.operation.as_deref())
             {
@@ -202,14 +204,16 @@ impl Engine {
 
 /// What is needed of a request after it ran.
 struct Ran {
-    query: Arc<str>,
+    query: String,
     operation: Option<String>,
 }
 
 impl Ran {
-    fn of(request: &Request) -> Self {
+    /// Takes the text out of an admitted request: its document is parsed
+    /// and attached, and async-graphql reads the text only to parse it.
+    fn take(request: &mut Request) -> Self {
         Self {
-            query: Arc::from(request.query.as_str()),
+            query: std::mem::take(&mut request.query),
             operation: request.operation_name.clone(),
         }
     }

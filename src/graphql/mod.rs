@@ -4,7 +4,7 @@ mod connection;
 mod context;
 mod cost_limit;
 pub mod dependencies;
-pub mod documents;
+mod documents;
 mod engine;
 pub mod errors;
 mod inputs;

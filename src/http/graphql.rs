@@ -101,7 +101,7 @@ pub async fn handle(
     for mut request in requests {
         let resolved = persisted::resolve(&state.app.persisted, &mut request).await;
         if resolved.is_ok() {
-            state.app.documents.attach(&mut request);
+            state.engine.attach(&mut request);
         }
         match resolved {
             Ok(Some(outcome)) => metrics.persisted_query(outcome),

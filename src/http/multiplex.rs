@@ -144,6 +144,7 @@ impl Executor for SharingExecutor {
         let session_data = session_data.unwrap_or_default();
         let engine = self.connection.engine.clone();
         let caller = self.connection.caller;
+        engine.attach(&mut request);
         let id = lock(&self.connection.operation_id).take();
         let subscription = operation_type(&mut request) == Some(OperationType::Subscription);
         let (Some(id), true) = (id, subscription) else {
