@@ -38,3 +38,21 @@ where
     }
     pick(ctx.loaders()).load_many(keys).await.map(Some)
 }
+
+/// [`load`] for the `keys` the list did not read with its page; nothing
+/// when it read them all.
+pub async fn load_missing<'c, L, K>(
+    ctx: &'c Context<'_>,
+    field: &str,
+    pick: impl FnOnce(&'c super::loaders::Loaders) -> &'c async_graphql::dataloader::DataLoader<L>,
+    keys: Vec<K>,
+) -> Result<Option<HashMap<K, L::Value>>, LoadError>
+where
+    L: Loader<K, Error = LoadError>,
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+{
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    load(ctx, field, pick, keys).await
+}

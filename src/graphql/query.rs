@@ -93,7 +93,8 @@ impl QueryRoot {
         let order = articles::ArticleOrder::from(order_by);
         let request = page_request(order.scope(), first, after, last, before)?;
         let filter = filter.unwrap_or_default().into();
-        let page = articles::list(ctx.db(), &filter, order, &request).await?;
+        let include = Article::included(ctx);
+        let page = articles::list(ctx.db(), &filter, order, &request, include).await?;
         Article::connection(ctx, page).await
     }
 
@@ -110,7 +111,8 @@ impl QueryRoot {
     ) -> async_graphql::Result<ListConnection<Article>> {
         let scope = articles::ArticleOrder::default().scope();
         let request = page_request(scope, first, after, last, before)?;
-        let page = articles::feed(ctx.db(), ctx.viewer(), &request).await?;
+        let include = Article::included(ctx);
+        let page = articles::feed(ctx.db(), ctx.viewer(), &request, include).await?;
         Article::connection(ctx, page).await
     }
 

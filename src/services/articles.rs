@@ -11,7 +11,8 @@ use sea_orm::{
     EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult,
     QuerySelect, QueryTrait, Select, Set, TransactionTrait,
     sea_query::{
-        DynIden, Expr, ExprTrait, Func, IntoIden, LikeExpr, OnConflict, Query, SelectStatement,
+        Alias, DynIden, Expr, ExprTrait, Func, IntoIden, LikeExpr, OnConflict, Query,
+        SelectStatement,
     },
 };
 
@@ -107,21 +108,30 @@ pub const DRAFTS_SCOPE: &str = "drafts";
 
 /// An article as lists return it: every column but `body`, which can be long
 /// and which list pages rarely show (load bodies with [`bodies`] when a
-/// client does ask for them), and, in lists across authors, its author.
+/// client does ask for them), and what the list read with it.
 #[derive(Debug, Clone)]
 pub struct Listed {
-    row: article::Model,
-    author: Option<user::Model>,
+    pub row: article::Model,
+    /// In lists across authors, which nearly always show who wrote each item.
+    pub author: Option<user::Model>,
+    /// When the list was asked to [`Include`] them.
+    pub tags: Option<Vec<String>>,
 }
 
-impl Listed {
-    fn from_row(row: article::Model) -> Self {
-        Self { row, author: None }
-    }
+/// What a list reads with its articles in the page's own statement, when
+/// the client shows it; anything else comes from a statement per page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Include {
+    pub tags: bool,
+}
 
-    /// The row, with an empty `body`, and the author when the list read it.
-    pub fn into_parts(self) -> (article::Model, Option<user::Model>) {
-        (self.row, self.author)
+impl From<article::Model> for Listed {
+    fn from(row: article::Model) -> Self {
+        Self {
+            row,
+            author: None,
+            tags: None,
+        }
     }
 }
 
@@ -135,13 +145,75 @@ impl Row<article::Entity> for Authored {
 
     fn read(row: &QueryResult) -> Result<Self, DbErr> {
         Ok(Self(Listed {
-            row: article::Model::from_query_result(row, "")?,
             author: Some(authors::read(row)?),
+            ..article::Model::from_query_result(row, "")?.into()
         }))
     }
 
     fn model(&self) -> &article::Model {
         &self.0.row
+    }
+}
+
+impl From<Authored> for Listed {
+    fn from(Authored(listed): Authored) -> Self {
+        listed
+    }
+}
+
+/// A listed article read with its tags, aggregated per row by the page's
+/// statement.
+struct Tagged<R>(R, Vec<String>);
+
+/// The column of a row's tags, joined by [`TAG_SEPARATOR`], which no tag
+/// name holds (see `TagList`).
+const TAGS: &str = "tag_names";
+const TAG_SEPARATOR: char = ',';
+
+impl<R: Row<article::Entity>> Row<article::Entity> for Tagged<R> {
+    fn join(statement: &mut SelectStatement, rows: DynIden) {
+        R::join(statement, rows.clone());
+        // string_agg with ORDER BY: Postgres 9.0+ and SQLite 3.44+ alike.
+        let names = Query::select()
+            .expr(Expr::cust(format!(
+                r#"string_agg("tags"."name", '{TAG_SEPARATOR}' ORDER BY "article_tags"."position")"#
+            )))
+            .from(article_tag::Entity)
+            .inner_join(
+                tag::Entity,
+                Expr::col((tag::Entity, tag::Column::Id))
+                    .equals((article_tag::Entity, article_tag::Column::TagId)),
+            )
+            .and_where(
+                Expr::col((article_tag::Entity, article_tag::Column::ArticleId))
+                    .equals((rows, article::Column::Id)),
+            )
+            .to_owned();
+        statement.expr_as(
+            Expr::SubQuery(None, Box::new(names.into())),
+            Alias::new(TAGS),
+        );
+    }
+
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        let names: Option<String> = row.try_get("", TAGS)?;
+        let tags = names
+            .map(|names| names.split(TAG_SEPARATOR).map(str::to_owned).collect())
+            .unwrap_or_default();
+        Ok(Self(R::read(row)?, tags))
+    }
+
+    fn model(&self) -> &article::Model {
+        self.0.model()
+    }
+}
+
+impl<R: Into<Listed>> From<Tagged<R>> for Listed {
+    fn from(Tagged(row, tags): Tagged<R>) -> Self {
+        Self {
+            tags: Some(tags),
+            ..row.into()
+        }
     }
 }
 
@@ -154,24 +226,32 @@ fn without_body(select: Select<article::Entity>) -> Select<article::Entity> {
 }
 
 /// A page of `select`, the articles read with their authors when `authored`
-/// (lists across authors nearly always show them).
+/// (lists across authors nearly always show them) and with what `include`
+/// asks for.
 async fn listed(
     db: &DatabaseConnection,
     select: Select<article::Entity>,
-    order: ArticleOrder,
+    keyset: &Keyset<article::Entity>,
     request: &PageRequest,
     authored: bool,
+    include: Include,
 ) -> ServiceResult<Page<Listed>> {
-    let (keyset, select) = (order.keyset(), without_body(select));
-    Ok(if authored {
-        paginate(db, select, &keyset, request)
+    async fn page<R: Row<article::Entity> + Into<Listed>>(
+        db: &DatabaseConnection,
+        select: Select<article::Entity>,
+        keyset: &Keyset<article::Entity>,
+        request: &PageRequest,
+    ) -> ServiceResult<Page<Listed>> {
+        Ok(paginate::<_, R>(db, without_body(select), keyset, request)
             .await?
-            .map(|Authored(listed)| listed)
-    } else {
-        paginate(db, select, &keyset, request)
-            .await?
-            .map(Listed::from_row)
-    })
+            .map(Into::into))
+    }
+    match (authored, include.tags) {
+        (false, false) => page::<article::Model>(db, select, keyset, request).await,
+        (true, false) => page::<Authored>(db, select, keyset, request).await,
+        (false, true) => page::<Tagged<article::Model>>(db, select, keyset, request).await,
+        (true, true) => page::<Tagged<Authored>>(db, select, keyset, request).await,
+    }
 }
 
 /// The bodies of articles, by id.
@@ -265,6 +345,7 @@ pub async fn list(
     filter: &ArticleFilter,
     order: ArticleOrder,
     request: &PageRequest,
+    include: Include,
 ) -> ServiceResult<Page<Listed>> {
     let mut select = published();
     if let Some(tag) = &filter.tag {
@@ -316,7 +397,7 @@ pub async fn list(
                 .or(matches(article::Column::Body)),
         );
     }
-    listed(db, select, order, request, true).await
+    listed(db, select, &order.keyset(), request, true, include).await
 }
 
 fn user_id_of(username: &str) -> SelectStatement {
@@ -343,6 +424,7 @@ pub async fn feed(
     db: &DatabaseConnection,
     viewer: Option<&Viewer>,
     request: &PageRequest,
+    include: Include,
 ) -> ServiceResult<Page<Listed>> {
     let viewer = require_viewer(viewer)?;
     let select = published().filter(
@@ -354,7 +436,8 @@ pub async fn feed(
                 .to_owned(),
         ),
     );
-    listed(db, select, ArticleOrder::default(), request, true).await
+    let keyset = ArticleOrder::default().keyset();
+    listed(db, select, &keyset, request, true, include).await
 }
 
 pub async fn by_author(
@@ -364,7 +447,15 @@ pub async fn by_author(
     request: &PageRequest,
 ) -> ServiceResult<Page<Listed>> {
     let select = published().filter(article::Column::AuthorId.eq(author_id));
-    listed(db, select, order, request, false).await
+    listed(
+        db,
+        select,
+        &order.keyset(),
+        request,
+        false,
+        Include::default(),
+    )
+    .await
 }
 
 /// The first (or last) page of published articles of each author, in one
@@ -379,10 +470,12 @@ pub async fn first_pages_by_authors(
     let parent = article::Column::AuthorId;
     let select = without_body(published());
     let keyset = order.keyset();
-    let pages = first_pages(db, select, parent, author_ids, &keyset, size, backward).await?;
+    let pages =
+        first_pages::<_, article::Model>(db, select, parent, author_ids, &keyset, size, backward)
+            .await?;
     Ok(pages
         .into_iter()
-        .map(|(author, page)| (author, page.map(Listed::from_row)))
+        .map(|(author, page)| (author, page.map(Listed::from)))
         .collect())
 }
 
@@ -407,9 +500,7 @@ pub async fn drafts(
         }
         .keyset()
     };
-    Ok(paginate(db, without_body(select), &keyset, request)
-        .await?
-        .map(Listed::from_row))
+    listed(db, select, &keyset, request, false, Include::default()).await
 }
 
 /// Each article's tags in the author's order.

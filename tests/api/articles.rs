@@ -1,7 +1,7 @@
 use folio::db::entities::user::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{code, data, error, node_values, spawn_app};
+use crate::helpers::{code, data, error, node_values, spawn_app, spawn_app_with};
 
 const BY_SLUG: &str = "query($slug: String!) { article(slug: $slug) {
     id title status tags publishedAt author { username } } }";
@@ -394,4 +394,47 @@ async fn node_and_nodes_refetch_any_object() {
         .query("{ node(id: \"not-an-id\") { id } }", json!({}))
         .await;
     assert_eq!(code(&malformed), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn lists_read_tags_in_the_authors_order_with_the_page() {
+    let app = spawn_app_with(|settings| settings.response_cache = false).await;
+    let author = app.register("tagger").await;
+    let reader = app.register("follower").await;
+    app.create_article(&author, "Tagged", &["zeta", "alpha", "mid-way"], true)
+        .await;
+    app.create_article(&author, "Untagged", &[], true).await;
+    app.query_as(
+        &reader,
+        "mutation { followUser(username: \"tagger\") { id } }",
+        json!({}),
+    )
+    .await;
+    let expected = json!([
+        { "title": "Untagged", "tags": [] },
+        { "title": "Tagged", "tags": ["zeta", "alpha", "mid-way"] },
+    ]);
+
+    // The page, its authors and its tags: one statement.
+    let (listed, statements) = app
+        .read("{ articles { nodes { title tags author { username } } } }")
+        .await;
+    assert_eq!(
+        listed["articles"]["nodes"],
+        json!([
+            { "title": "Untagged", "tags": [], "author": { "username": "tagger" } },
+            { "title": "Tagged", "tags": ["zeta", "alpha", "mid-way"], "author": { "username": "tagger" } },
+        ])
+    );
+    assert_eq!(statements, 1);
+
+    let feed = app
+        .query_as(&reader, "{ feed { nodes { title tags } } }", json!({}))
+        .await;
+    assert_eq!(data(&feed)["feed"]["nodes"], expected);
+    // Lists that load tags per page agree.
+    let (profile, _) = app
+        .read("{ user(username: \"tagger\") { articles { nodes { title tags } } } }")
+        .await;
+    assert_eq!(profile["user"]["articles"]["nodes"], expected);
 }

@@ -16,7 +16,11 @@ use crate::{
         loaders::page_of,
         prefetch,
     },
-    services::{Page, ServiceError, articles::Listed, comments},
+    services::{
+        Page, ServiceError,
+        articles::{Include, Listed},
+        comments,
+    },
 };
 
 pub struct Article {
@@ -46,13 +50,13 @@ impl From<article::Model> for Article {
 
 impl From<Listed> for Article {
     fn from(listed: Listed) -> Self {
-        let (row, author) = listed.into_parts();
         Self {
-            row,
+            row: listed.row,
             body_in_row: false,
             prefetched: Prefetched {
-                author,
-                ..Prefetched::default()
+                author: listed.author,
+                tags: listed.tags,
+                viewer_has_favorited: None,
             },
         }
     }
@@ -65,36 +69,34 @@ impl Article {
         self
     }
 
+    /// What a list of articles that becomes this connection should read
+    /// with its page.
+    pub fn included(ctx: &Context<'_>) -> Include {
+        Include {
+            tags: prefetch::selects(ctx, "tags"),
+        }
+    }
+
     /// A page of articles as a connection, with the relations its items
-    /// select loaded for the whole page (see `prefetch`).
+    /// select loaded for the whole page (see `prefetch`), unless the list
+    /// read them already.
     pub async fn connection<T: Into<Article>>(
         ctx: &Context<'_>,
         page: Page<T>,
     ) -> async_graphql::Result<ListConnection<Article>> {
         let mut page: Page<Article> = page.map(Into::into);
         let rows = || page.items.iter().map(|(_, article)| &article.row);
-        // Lists across authors read them with the page.
-        let unknown_authors: Vec<i64> = page
-            .items
-            .iter()
-            .filter(|(_, article)| article.prefetched.author.is_none())
-            .map(|(_, article)| article.row.author_id)
-            .collect();
-        let authors = async {
-            if unknown_authors.is_empty() {
-                return Ok(None);
-            }
-            prefetch::load(
-                ctx,
-                "author",
-                |l| l.users(),
-                unknown_authors.iter().copied(),
-            )
-            .await
+        let missing = |read: fn(&Article) -> Option<i64>| -> Vec<i64> {
+            page.items
+                .iter()
+                .filter_map(|(_, article)| read(article))
+                .collect()
         };
+        let unknown_authors = missing(|a| a.prefetched.author.is_none().then_some(a.row.author_id));
+        let untagged = missing(|a| a.prefetched.tags.is_none().then_some(a.row.id));
         let (authors, mut tags, mut favorited) = try_join!(
-            authors,
-            prefetch::load(ctx, "tags", |l| l.tags(), rows().map(|row| row.id)),
+            prefetch::load_missing(ctx, "author", |l| l.users(), unknown_authors),
+            prefetch::load_missing(ctx, "tags", |l| l.tags(), untagged),
             prefetch::load(
                 ctx,
                 "viewerHasFavorited",
@@ -110,9 +112,11 @@ impl Article {
                     .as_ref()
                     .and_then(|found| found.get(&author_id).cloned());
             }
-            prefetched.tags = tags
-                .as_mut()
-                .map(|found| found.remove(&id).unwrap_or_default());
+            if prefetched.tags.is_none() {
+                prefetched.tags = tags
+                    .as_mut()
+                    .map(|found| found.remove(&id).unwrap_or_default());
+            }
             prefetched.viewer_has_favorited =
                 favorited.as_mut().and_then(|found| found.remove(&id));
         }
