@@ -11,19 +11,20 @@
 //! SQLite both match against a composite index, unlike the equivalent
 //! `key < ? OR (key = ? AND id < ?)` that sea-orm's own cursor generates.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
     IdenStatic, Order, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select,
     Value,
     sea_query::{
-        Alias, Asterisk, DynIden, Expr, ExprTrait, Func, IntoIden, Query, SelectStatement,
-        SimpleExpr, WindowStatement,
+        Alias, Asterisk, DynIden, Expr, ExprTrait, IntoIden, Query, SelectStatement, SimpleExpr,
+        UnionType,
     },
 };
+use tokio::sync::OnceCell;
 
-use super::ServiceResult;
+use super::{ServiceError, ServiceResult};
 use crate::domain::{Cursor, CursorKey, PageRequest};
 
 /// One page of a list, in list order, each item with its cursor.
@@ -77,12 +78,15 @@ pub enum TotalCount {
     Known(i64),
     /// Boxed: pages are cloned through loaders, and most carry a known count.
     Deferred(Box<(DatabaseConnection, SelectStatement)>),
+    /// One parent's list among those of [`first_pages`].
+    Grouped(Arc<GroupCount>, i64),
 }
 
 impl TotalCount {
     pub async fn get(&self) -> ServiceResult<i64> {
         let (db, query) = match self {
             Self::Known(count) => return Ok(*count),
+            Self::Grouped(group, parent) => return group.of(*parent).await,
             Self::Deferred(deferred) => (&deferred.0, &deferred.1),
         };
         let statement = Query::select()
@@ -228,12 +232,17 @@ where
 }
 
 /// The first (or, `backward`, last) page of the same list for many parents at
-/// once, in one statement whatever the number of parents: each row is ranked
-/// within its parent's list by a window function and only the top of each
-/// list is returned, with the list's size alongside. This is what keeps a
-/// connection nested inside a list (the comments of each article on a page)
-/// from costing one query per parent. Cursors belong to one parent's list, so
-/// a request with a cursor takes the single-list path instead.
+/// once, in one statement whatever the number of parents (up to
+/// [`PARENTS_PER_STATEMENT`]): each parent's page is its own `ORDER BY …
+/// LIMIT` read through the list's index, and the pages are combined with
+/// `UNION ALL`. This is what keeps a connection nested inside a list (the
+/// comments of each article on a page) from costing one query per parent,
+/// without reading more than a page of rows per parent (ranking every
+/// child row with a window function read and sorted all of them, and made
+/// Postgres join authors to a guess of how many there were). The sizes of
+/// the lists are counted, for all parents in one statement, only when a
+/// client asks for one. Cursors belong to one parent's list, so a request
+/// with a cursor takes the single-list path instead.
 pub async fn first_pages<E, R>(
     db: &DatabaseConnection,
     select: Select<E>,
@@ -252,43 +261,65 @@ where
     } else {
         Order::Asc
     };
-    let mut ranking = WindowStatement::partition_by(parent);
-    if let Some(key) = keyset.key {
-        ranking.order_by_expr(key.into_expr(), order.clone());
-    }
-    ranking.order_by_expr(keyset.id.into_expr(), order);
-    let mut ranked = select
-        .filter(parent.is_in(parents.iter().copied()))
-        .into_query();
-    ranked
-        .expr_window_as(Func::cust("ROW_NUMBER"), ranking, RANK)
-        .expr_window_as(
-            Func::count(Expr::cust("*")),
-            WindowStatement::partition_by(parent),
-            TOTAL,
-        );
-    let rows = Alias::new("ranked").into_iden();
-    let mut statement = Query::select()
-        .column((rows.clone(), Asterisk))
-        .from_subquery(ranked, rows.clone())
-        .and_where(Expr::col((rows.clone(), Alias::new(RANK))).lte(size + 1))
-        .order_by((rows.clone(), Alias::new(RANK)), Order::Asc)
-        .to_owned();
-    R::join(&mut statement, rows);
-    let mut rows: HashMap<i64, (i64, Vec<R>)> = HashMap::new();
-    for row in db.query_all(&statement).await? {
-        let parent_id: i64 = row.try_get("", parent.as_str())?;
-        let total: i64 = row.try_get("", TOTAL)?;
-        let model = R::read(&row)?;
-        rows.entry(parent_id)
-            .or_insert_with(|| (total, Vec::new()))
-            .1
-            .push(model);
+    let totals = Arc::new(GroupCount {
+        db: db.clone(),
+        statement: Query::select()
+            .column(Alias::new(parent.as_str()))
+            .expr(Expr::cust("COUNT(*)"))
+            .from_subquery(
+                select
+                    .clone()
+                    .filter(parent.is_in(parents.iter().copied()))
+                    .into_query(),
+                Alias::new("list"),
+            )
+            .group_by_col(Alias::new(parent.as_str()))
+            .to_owned(),
+        counts: OnceCell::new(),
+    });
+    let mut rows: HashMap<i64, Vec<R>> = HashMap::new();
+    for chunk in parents.chunks(PARENTS_PER_STATEMENT) {
+        let pages = chunk.iter().enumerate().map(|(index, parent_id)| {
+            let mut page = select.clone().filter(parent.eq(*parent_id));
+            if let Some(key) = keyset.key {
+                page = page.order_by(key, order.clone());
+            }
+            let page = page
+                .order_by(keyset.id, order.clone())
+                .limit(size + 1)
+                .into_query();
+            // SQLite takes ORDER BY and LIMIT in a compound SELECT's
+            // terms only inside a subquery.
+            Query::select()
+                .column(Asterisk)
+                .from_subquery(page, Alias::new(format!("page{index}")))
+                .to_owned()
+        });
+        let mut pages = pages.collect::<Vec<_>>().into_iter();
+        let Some(mut union) = pages.next() else {
+            continue;
+        };
+        union.unions(pages.map(|page| (UnionType::All, page)));
+        let paged = Alias::new("paged").into_iden();
+        let mut statement = Query::select()
+            .column((paged.clone(), Asterisk))
+            .from_subquery(union, paged.clone())
+            .to_owned();
+        R::join(&mut statement, paged.clone());
+        statement.order_by((paged.clone(), Alias::new(parent.as_str())), Order::Asc);
+        if let Some(key) = keyset.key {
+            statement.order_by((paged.clone(), Alias::new(key.as_str())), order.clone());
+        }
+        statement.order_by((paged, Alias::new(keyset.id.as_str())), order.clone());
+        for row in db.query_all(&statement).await? {
+            let parent_id: i64 = row.try_get("", parent.as_str())?;
+            rows.entry(parent_id).or_default().push(R::read(&row)?);
+        }
     }
     Ok(parents
         .iter()
         .map(|parent_id| {
-            let (total, mut models) = rows.remove(parent_id).unwrap_or_default();
+            let mut models = rows.remove(parent_id).unwrap_or_default();
             let has_more = models.len() as u64 > size;
             models.truncate(usize::try_from(size).unwrap_or(usize::MAX));
             if backward {
@@ -301,12 +332,38 @@ where
                     .collect(),
                 has_previous: backward && has_more,
                 has_next: !backward && has_more,
-                total: TotalCount::Known(total),
+                total: TotalCount::Grouped(totals.clone(), *parent_id),
             };
             (*parent_id, page)
         })
         .collect())
 }
 
-const RANK: &str = "page_rank";
-const TOTAL: &str = "page_total";
+/// Bounds a first-pages statement: SQLite allows 500 terms in a compound
+/// SELECT, and a page of a list holds at most 100 items (so 100 parents).
+const PARENTS_PER_STATEMENT: usize = 100;
+
+/// The sizes of several parents' lists, counted in one statement the first
+/// time any of them is asked for.
+pub struct GroupCount {
+    db: DatabaseConnection,
+    /// `SELECT parent, COUNT(*) … GROUP BY parent`.
+    statement: SelectStatement,
+    counts: OnceCell<HashMap<i64, i64>>,
+}
+
+impl GroupCount {
+    async fn of(&self, parent: i64) -> ServiceResult<i64> {
+        let counts = self
+            .counts
+            .get_or_try_init(|| async {
+                let mut counts = HashMap::new();
+                for row in self.db.query_all(&self.statement).await? {
+                    counts.insert(row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+                }
+                Ok::<_, ServiceError>(counts)
+            })
+            .await?;
+        Ok(counts.get(&parent).copied().unwrap_or(0))
+    }
+}
