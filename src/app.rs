@@ -308,7 +308,10 @@ fn router(state: HttpState, settings: &ServeSettings, edge: Edge) -> Router {
             Router::new()
         })
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
-        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes));
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+        .layer(axum::middleware::map_response(
+            http::graphql::explain_too_large,
+        ));
     // Layers added later wrap the ones before.
     if let Some(deadline) = edge.timeout {
         router = router.layer(axum::middleware::from_fn_with_state(

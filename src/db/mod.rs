@@ -14,7 +14,8 @@ use migrations::{Migrator, MigratorTrait};
 
 use crate::metrics::Metrics;
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, SqlErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 /// Opens the pool. SQLite gets WAL so readers never wait for the writer, which
@@ -110,4 +111,45 @@ impl UniqueConstraint {
             _ => false,
         }
     }
+}
+
+/// Whether `err` says the database could not be reached or dropped the
+/// connection, rather than refusing the statement: a Postgres restarted or
+/// its backend terminated (SQLSTATE classes 08 and 57P), a socket that
+/// broke, or no connection free within the acquire timeout. Retrying the
+/// request may succeed; sqlx drops such connections from the pool itself.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(err) = runtime else {
+        return false;
+    };
+    match err.as_ref() {
+        sea_orm::sqlx::Error::Io(_)
+        | sea_orm::sqlx::Error::Tls(_)
+        | sea_orm::sqlx::Error::Protocol(_)
+        | sea_orm::sqlx::Error::PoolTimedOut
+        | sea_orm::sqlx::Error::PoolClosed
+        | sea_orm::sqlx::Error::WorkerCrashed => true,
+        sea_orm::sqlx::Error::Database(err) => err
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock
+/// up front (`BEGIN IMMEDIATE`): a deferred transaction that read first and
+/// then writes fails with SQLITE_BUSY at once, without waiting, whenever
+/// another connection wrote in between; an immediate one waits its turn.
+/// Postgres ignores the mode.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }

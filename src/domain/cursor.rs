@@ -46,7 +46,12 @@ impl Cursor {
         scope: &'static str,
         value: &str,
     ) -> Result<Self, ValidationError> {
-        let invalid = || ValidationError::new(field, format!("\"{value}\" is not a valid cursor"));
+        let invalid = || {
+            ValidationError::new(
+                field,
+                format!("{} is not a valid cursor", super::quoted(value)),
+            )
+        };
         let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let mut parts = text.splitn(3, '|');
@@ -57,7 +62,10 @@ impl Cursor {
         if found_scope != scope {
             return Err(ValidationError::new(
                 field,
-                format!("\"{value}\" is a cursor of another list or ordering"),
+                format!(
+                    "{} is a cursor of another list or ordering",
+                    super::quoted(value)
+                ),
             ));
         }
         let id = id.parse::<i64>().map_err(|_| invalid())?;

@@ -48,7 +48,8 @@ impl GlobalId {
 
     /// Decodes any global id; `field` names the argument for the error.
     pub fn decode(field: &'static str, value: &str) -> Result<Self, ValidationError> {
-        let invalid = || ValidationError::new(field, format!("\"{value}\" is not a valid id"));
+        let invalid =
+            || ValidationError::new(field, format!("{} is not a valid id", super::quoted(value)));
         let bytes = URL_SAFE_NO_PAD.decode(value).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let (kind, id) = text.split_once(':').ok_or_else(invalid)?;
@@ -71,7 +72,11 @@ impl GlobalId {
         if id.kind != kind {
             return Err(ValidationError::new(
                 field,
-                format!("\"{value}\" is not the id of a {}", kind.name()),
+                format!(
+                    "{} is not the id of a {}",
+                    super::quoted(value),
+                    kind.name()
+                ),
             ));
         }
         Ok(id.id)

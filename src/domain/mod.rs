@@ -53,3 +53,13 @@ fn bounded_text(
     }
     Ok(value.to_owned())
 }
+
+/// `value` quoted for an error message, cut to its first 40 characters: a
+/// client's input is echoed back to it, but never a whole overlong one.
+pub(crate) fn quoted(value: &str) -> String {
+    const SHOWN: usize = 40;
+    match value.char_indices().nth(SHOWN) {
+        None => format!("{value:?}"),
+        Some((end, _)) => format!("{:?}…", &value[..end]),
+    }
+}

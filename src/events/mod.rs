@@ -5,6 +5,9 @@
 //! subscribers. With Redis they are published once to a pub/sub channel that
 //! every instance (this one included) listens on and rebroadcasts locally,
 //! so an event reaches the subscribers of every instance exactly once.
+//! While Redis is unreachable, an instance delivers its own events to its
+//! own subscribers, and resubscribes to the channel once Redis is back;
+//! subscriptions stay open throughout.
 
 use std::{sync::Arc, time::Duration};
 
@@ -105,8 +108,7 @@ impl EventBus {
                         return;
                     }
                 };
-                // A lost event is logged with the outage, and counted.
-                let _ = publisher
+                let published = publisher
                     .call::<i64>(
                         redis::cmd("PUBLISH")
                             .arg(channel.as_ref())
@@ -114,6 +116,13 @@ impl EventBus {
                             .query_async(&mut publisher.connection()),
                     )
                     .await;
+                // While Redis is away this instance's subscribers still hear
+                // of its own writes; other instances' subscribers miss them
+                // (pub/sub keeps nothing), which the outage log and the
+                // failure count record.
+                if published.is_err() {
+                    let _ = self.local.send(Arc::new(event));
+                }
             }
         }
     }

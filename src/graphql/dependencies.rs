@@ -9,7 +9,10 @@
 //! counts as everything), so a cached article page is invalidated by
 //! comments on that article only. A test keeps the schema that way.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::{
     ContainerType, Context, ContextSelectionSet, OutputType, Positioned, ServerResult, Value,
@@ -54,11 +57,15 @@ pub fn kinds_read(
 ) -> Dependencies {
     let mut kinds = Dependencies::default();
     let root = selections::root_type(operation);
+    // Runs before the document's shape is checked (to look the response up
+    // in the cache), so each fragment is walked once, not once per spread.
+    let mut expanded = HashSet::new();
     collect(
         document,
         &operation.selection_set.node,
         root,
         types,
+        &mut expanded,
         &mut kinds,
     );
     kinds
@@ -69,9 +76,11 @@ fn collect<'d>(
     set: &'d SelectionSet,
     on: &'d str,
     types: &'d SchemaTypes,
+    expanded: &mut HashSet<&'d str>,
     kinds: &mut Dependencies,
 ) {
-    selections::each_field(document, set, on, &mut |field, parent| {
+    let mut nested = Vec::new();
+    selections::each_field_once(document, set, on, expanded, &mut |field, parent| {
         let returns = types.returns(parent, &field.node.name.node);
         for name in [parent, returns] {
             let kind = Dependencies::of_type(name);
@@ -79,14 +88,11 @@ fn collect<'d>(
                 *kinds = kinds.union(kind);
             }
         }
-        collect(
-            document,
-            &field.node.selection_set.node,
-            returns,
-            types,
-            kinds,
-        );
+        nested.push((&field.node.selection_set.node, returns));
     });
+    for (set, on) in nested {
+        collect(document, set, on, types, expanded, kinds);
+    }
 }
 
 /// Notes that the response read the part `scope` of its kind.

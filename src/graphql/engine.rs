@@ -18,6 +18,7 @@ use super::{
     documents::ParsedDocuments,
     errors, limits, nulls,
     selections::{self, SchemaTypes},
+    text,
 };
 use crate::{
     app::AppState, cache::responses::Dependencies, policy::Viewer, services::cost_limits::Budget,
@@ -124,6 +125,21 @@ impl Engine {
         })
     }
 
+    /// Parses the request's document and checks its shape and cost, as
+    /// [`execute`](Self::execute) does first, without charging or running
+    /// anything: the cost, or the error refusing the request.
+    pub fn check(&self, request: &mut Request) -> Result<usize, ServerError> {
+        let name = request.operation_name.clone();
+        let variables = std::mem::take(&mut request.variables);
+        let cost = match request.parsed_query() {
+            Err(error) => Err(errors::parse_failed(error)),
+            Ok(document) => text::check(document, &variables)
+                .and_then(|()| self.cost(document, name.as_deref(), &variables)),
+        };
+        request.variables = variables;
+        cost
+    }
+
     /// Checks the document and charges its cost, before anything runs: the
     /// budget to report, or the response refusing the request.
     async fn admit(
@@ -131,17 +147,9 @@ impl Engine {
         request: &mut Request,
         caller: Caller,
     ) -> Result<Option<Budget>, Box<Response>> {
-        let refuse = |error: ServerError| Err(Box::new(Response::from_errors(vec![error])));
-        let name = request.operation_name.clone();
-        let variables = std::mem::take(&mut request.variables);
-        let cost = match request.parsed_query() {
-            Err(error) => return refuse(errors::parse_failed(error)),
-            Ok(document) => self.cost(document, name.as_deref(), &variables),
-        };
-        request.variables = variables;
-        let cost = match cost {
+        let cost = match self.check(request) {
             Ok(cost) => cost,
-            Err(error) => return refuse(error),
+            Err(error) => return Err(Box::new(Response::from_errors(vec![error]))),
         };
         let Some(state) = &self.state else {
             return Ok(None);

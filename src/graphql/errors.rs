@@ -25,12 +25,19 @@ pub const CONFLICT: &str = "CONFLICT";
 pub const RATE_LIMITED: &str = "RATE_LIMITED";
 pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+/// The database could not be reached; the same request may succeed later.
+pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
 /// The request ran past `FOLIO_REQUEST_TIMEOUT` and was stopped.
 pub const TIMEOUT: &str = "TIMEOUT";
 pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
 pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
 
 const INTERNAL_MESSAGE: &str = "Internal server error";
+
+/// How long a client is asked to wait before retrying when the database is
+/// unavailable: sqlx reconnects on the next checkout, so a restart or a
+/// killed connection is usually over by then.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 
 /// The client-facing code of a service error.
 pub fn code_of(err: &ServiceError) -> &'static str {
@@ -41,6 +48,7 @@ pub fn code_of(err: &ServiceError) -> &'static str {
         ServiceError::Unauthenticated(_) => UNAUTHENTICATED,
         ServiceError::Forbidden(_) => FORBIDDEN,
         ServiceError::RateLimited { .. } => RATE_LIMITED,
+        ServiceError::Unavailable(_) => SERVICE_UNAVAILABLE,
         ServiceError::Database(_) | ServiceError::Hash(_) | ServiceError::Token(_) => {
             INTERNAL_SERVER_ERROR
         }
@@ -57,6 +65,10 @@ pub fn classify(err: &mut ServerError) {
         .or_else(|| err.source::<Arc<ServiceError>>().map(AsRef::as_ref));
     let retry_after = match source {
         Some(ServiceError::RateLimited { retry_after, .. }) => Some(retry_after_secs(retry_after)),
+        Some(ServiceError::Unavailable(cause)) => {
+            tracing::warn!(error = %cause, path = ?err.path, "the database is unavailable");
+            Some(UNAVAILABLE_RETRY_AFTER_SECS)
+        }
         _ => None,
     };
     let (code, field, message) = match source {

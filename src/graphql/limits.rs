@@ -17,8 +17,8 @@
 use std::collections::HashMap;
 
 use async_graphql::{
-    ServerError, ServerResult, Variables,
-    parser::types::{ExecutableDocument, OperationDefinition, Selection, SelectionSet},
+    Positioned, ServerError, ServerResult, Variables,
+    parser::types::{Directive, ExecutableDocument, OperationDefinition, Selection, SelectionSet},
 };
 
 use super::selections::{self, SchemaTypes};
@@ -135,6 +135,7 @@ impl Shape {
 }
 
 pub(super) fn check_shape(document: &ExecutableDocument, limits: &QueryLimits) -> ServerResult<()> {
+    unique_directives(document)?;
     let mut memo = HashMap::new();
     for (_, operation) in document.operations.iter() {
         let root = &operation.node.selection_set.node;
@@ -213,6 +214,52 @@ fn walk<'a>(
         shape = shape.add(inner);
     }
     shape
+}
+
+/// No directive twice at one location (GraphQL's "Directives Are Unique Per
+/// Location" rule, which async-graphql does not check): Folio's directives
+/// (`@include`, `@skip`, …) are not repeatable, and a field carrying
+/// thousands of them is a flood, not a query.
+fn unique_directives(document: &ExecutableDocument) -> ServerResult<()> {
+    fn check(directives: &[Positioned<Directive>]) -> ServerResult<()> {
+        for (index, directive) in directives.iter().enumerate() {
+            let name = &directive.node.name.node;
+            if directives[..index]
+                .iter()
+                .any(|earlier| earlier.node.name.node == *name)
+            {
+                return Err(refuse(format!(
+                    "The directive \"@{name}\" can only be used once at this location."
+                )));
+            }
+        }
+        Ok(())
+    }
+    fn walk(set: &SelectionSet) -> ServerResult<()> {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    check(&field.node.directives)?;
+                    walk(&field.node.selection_set.node)?;
+                }
+                Selection::InlineFragment(fragment) => {
+                    check(&fragment.node.directives)?;
+                    walk(&fragment.node.selection_set.node)?;
+                }
+                Selection::FragmentSpread(spread) => check(&spread.node.directives)?,
+            }
+        }
+        Ok(())
+    }
+    for (_, operation) in document.operations.iter() {
+        check(&operation.node.directives)?;
+        walk(&operation.node.selection_set.node)?;
+    }
+    for fragment in document.fragments.values() {
+        check(&fragment.node.directives)?;
+        walk(&fragment.node.selection_set.node)?;
+    }
+    Ok(())
 }
 
 fn refuse(message: String) -> ServerError {

@@ -16,6 +16,7 @@ mod prefetch;
 mod query;
 mod selections;
 mod subscription;
+mod text;
 mod types;
 
 use async_graphql::{Request, Schema, parser::types::OperationType};

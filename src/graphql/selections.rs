@@ -5,7 +5,7 @@
 //! (cost, what a response reads, which errors null which parents) follows
 //! from the document and the schema alone.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_graphql::{
     Positioned, Variables,
@@ -134,6 +134,54 @@ pub fn each_field<'d>(
     visit: &mut dyn FnMut(&'d Positioned<Field>, &'d str),
 ) {
     expand(document, set, on, visit, &mut Vec::new());
+}
+
+/// Like [`each_field`], but expands each fragment at most once in all the
+/// walks that share `expanded`: for walks that gather a set (the kinds of
+/// data a document reads), where expanding a fragment again adds nothing.
+/// Its cost is bounded by the document's size however its fragments spread,
+/// so it is safe before the document's shape has been checked.
+pub fn each_field_once<'d>(
+    document: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    on: &'d str,
+    expanded: &mut HashSet<&'d str>,
+    visit: &mut dyn FnMut(&'d Positioned<Field>, &'d str),
+) {
+    for selection in &set.items {
+        match &selection.node {
+            Selection::Field(field) => visit(field, on),
+            Selection::InlineFragment(fragment) => {
+                let on = fragment
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map_or(on, |condition| condition.node.on.node.as_str());
+                each_field_once(
+                    document,
+                    &fragment.node.selection_set.node,
+                    on,
+                    expanded,
+                    visit,
+                );
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                if let Some(fragment) = document.fragments.get(name)
+                    && expanded.insert(name)
+                {
+                    let on = fragment.node.type_condition.node.on.node.as_str();
+                    each_field_once(
+                        document,
+                        &fragment.node.selection_set.node,
+                        on,
+                        expanded,
+                        visit,
+                    );
+                }
+            }
+        }
+    }
 }
 
 fn expand<'d>(

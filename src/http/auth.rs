@@ -1,7 +1,11 @@
 //! Who is calling: the `Bearer` credential of an HTTP request or of a
 //! WebSocket's `connection_init`, checked the same way for both.
 
-use crate::{app::AppState, policy::Viewer, services::users};
+use crate::{
+    app::AppState,
+    policy::Viewer,
+    services::{ServiceError, users},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -11,7 +15,11 @@ pub enum AuthError {
     Invalid,
     #[error("the access token's user no longer exists")]
     UserGone,
-    /// The check itself failed (the database did not answer); logged.
+    /// The database could not be reached to check the token's user;
+    /// retrying may succeed.
+    #[error("the database is unavailable; retry shortly")]
+    Unavailable,
+    /// The check itself failed otherwise; logged.
     #[error("Internal server error")]
     Internal,
 }
@@ -30,6 +38,10 @@ pub async fn viewer_from_bearer(state: &AppState, value: &str) -> Result<Viewer,
     match users::viewer(&state.db, user_id).await {
         Ok(Some(viewer)) => Ok(viewer),
         Ok(None) => Err(AuthError::UserGone),
+        Err(err @ ServiceError::Unavailable(_)) => {
+            tracing::warn!(error = %err, "loading the viewer failed");
+            Err(AuthError::Unavailable)
+        }
         Err(err) => {
             tracing::error!(error = %err, "loading the viewer failed");
             Err(AuthError::Internal)

@@ -64,7 +64,7 @@ pub async fn handle(
         Err(GraphQLRejection(ParseRequestError::PayloadTooLarge)) => {
             return error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "the request body is too large",
+                TOO_LARGE,
                 errors::BAD_USER_INPUT,
             );
         }
@@ -319,6 +319,17 @@ async fn authenticate(
             "Internal server error",
             errors::INTERNAL_SERVER_ERROR,
         )),
+        Err(err @ AuthError::Unavailable) => {
+            let mut response = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &err.to_string(),
+                errors::SERVICE_UNAVAILABLE,
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(response)
+        }
         Err(err) => {
             let mut response = error_response(
                 StatusCode::UNAUTHORIZED,
@@ -332,6 +343,25 @@ async fn authenticate(
         }
     }
 }
+
+/// A body refused for its size before any handler read it (its
+/// `Content-Length` is over the limit) gets the same JSON error as one
+/// found too large while reading.
+pub async fn explain_too_large(response: HttpResponse) -> HttpResponse {
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE
+        || response.headers().contains_key(header::CONTENT_TYPE)
+            && response.headers()[header::CONTENT_TYPE] == "application/json"
+    {
+        return response;
+    }
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        TOO_LARGE,
+        errors::BAD_USER_INPUT,
+    )
+}
+
+const TOO_LARGE: &str = "the request body is too large";
 
 /// A response carrying only an error with `code`, and that code in the log.
 pub fn error_response(status: StatusCode, message: &str, code: &'static str) -> HttpResponse {

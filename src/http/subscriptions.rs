@@ -156,6 +156,10 @@ async fn serve(
             Err(AuthError::Internal) => {
                 return close(&mut sink, 1011, "Internal server error").await;
             }
+            // "Try Again Later": the client may reconnect.
+            Err(AuthError::Unavailable) => {
+                return close(&mut sink, 1013, "Database unavailable").await;
+            }
             Err(_) => {
                 let refusal = json!({ "type": "connection_error",
                     "payload": { "message": "Forbidden" } });
@@ -197,7 +201,10 @@ async fn serve(
                 *lock(&operation_id) = Some(id);
             }
         });
-    let session = GraphQLWebSocket::new_with_pair(outbox.clone(), replayed, executor, protocol)
+    let protocol_sink = outbox
+        .clone()
+        .with(move |message| ready(Ok::<_, outbox::Stalled>(protocol_close(kind, message))));
+    let session = GraphQLWebSocket::new_with_pair(protocol_sink, replayed, executor, protocol)
         .with_data(data)
         // An idle limit, not a ping: graphql-ws clients answer our pings with
         // pongs, which keep a live connection under it.
@@ -241,6 +248,30 @@ async fn keep_alive(
         ticks.tick().await;
         let _ = outbox.offer(Message::Text(message.into()));
     }
+}
+
+/// Fixes up async-graphql's close frames. It closes a graphql-transport-ws
+/// connection whose message it cannot read with 1002 (a WebSocket protocol
+/// error) where the subprotocol names 4400, which graphql-ws clients report
+/// as an invalid message rather than a broken connection. And its reason is
+/// the parse error, which can exceed the 123 bytes a close frame may carry
+/// (clients then fail the connection with a protocol error of their own).
+fn protocol_close(kind: WebSocketProtocols, message: Message) -> Message {
+    const MAX_REASON: usize = 123;
+    let Message::Close(Some(mut frame)) = message else {
+        return message;
+    };
+    if kind == WebSocketProtocols::GraphQLWS && frame.code == 1002 {
+        frame.code = 4400;
+    }
+    if frame.reason.len() > MAX_REASON {
+        let mut end = MAX_REASON;
+        while !frame.reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        frame.reason = frame.reason.as_str()[..end].to_owned().into();
+    }
+    Message::Close(Some(frame))
 }
 
 /// The id of a `subscribe` (or legacy `start`) message.

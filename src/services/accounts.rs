@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, Set, TransactionTrait, sea_query::Expr,
+    QueryFilter, Set, sea_query::Expr,
 };
 
 use super::{ServiceError, ServiceResult, now, require_viewer, throttle::LoginThrottle};
@@ -54,7 +54,7 @@ pub async fn register(
 ) -> ServiceResult<Session> {
     let password_hash = password::hash(&registration.password).await?;
     let now = now();
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let user = user::ActiveModel {
         username: Set(registration.username.into_inner()),
         email: Set(registration.email.into_inner()),
@@ -99,7 +99,7 @@ pub async fn login(
         return Err(ServiceError::Unauthenticated(BAD_CREDENTIALS));
     };
     auth.throttle.record_success(email).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let session = start_session(&txn, auth, user).await?;
     txn.commit().await?;
     Ok(session)
@@ -125,7 +125,7 @@ pub async fn refresh(
     if current.revoked_at.is_some() || current.expires_at <= now {
         return Err(ServiceError::Unauthenticated(BAD_REFRESH_TOKEN));
     }
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     // Compare-and-set: of two concurrent uses of one token exactly one wins;
     // the loser is treated as reuse.
     let rotated = session::Entity::update_many()
@@ -187,7 +187,7 @@ pub async fn update_viewer(
         Some(password) => Some(password::hash(password).await?),
         None => None,
     };
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let current = user::Entity::find_by_id(viewer.id)
         .one(&txn)
         .await?
@@ -227,7 +227,7 @@ fn account_conflict(err: DbErr) -> ServiceError {
     } else if db::USERS_EMAIL.violated_by(&err) {
         ServiceError::conflict("email", "an account with that email already exists")
     } else {
-        ServiceError::Database(err)
+        err.into()
     }
 }
 

@@ -538,7 +538,7 @@ pub async fn create(
     } else {
         article::Status::Draft
     };
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let base = slugify(&new.title);
     let draft = article::ActiveModel {
         title: Set(new.title.into_inner()),
@@ -710,7 +710,7 @@ pub async fn update(
     changes: ArticleChanges,
 ) -> ServiceResult<article::Model> {
     let viewer = require_viewer(viewer)?;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let article = for_write(
         &txn,
         viewer,
@@ -758,7 +758,7 @@ pub async fn publish(
     id: i64,
 ) -> ServiceResult<(article::Model, bool)> {
     let viewer = require_viewer(viewer)?;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let article = for_write(
         &txn,
         viewer,
@@ -788,7 +788,7 @@ pub async fn delete(
     id: i64,
 ) -> ServiceResult<()> {
     let viewer = require_viewer(viewer)?;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let article = for_write(
         &txn,
         viewer,

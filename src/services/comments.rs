@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
-    TransactionTrait,
     sea_query::{DynIden, Expr, Query, SelectStatement},
 };
 
@@ -14,7 +13,10 @@ use super::{
     require_viewer,
 };
 use crate::{
-    db::entities::{article, comment, user},
+    db::{
+        self,
+        entities::{article, comment, user},
+    },
     domain::{CommentBody, CursorKey, PageRequest, ValidationError},
     policy::{self, Viewer},
 };
@@ -75,7 +77,7 @@ pub async fn delete(
     id: i64,
 ) -> ServiceResult<comment::Model> {
     let viewer = require_viewer(viewer)?;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let (comment, article) = visible(&txn, Some(viewer), id)
         .await?
         .ok_or(ServiceError::NotFound("comment"))?;

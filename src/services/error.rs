@@ -2,6 +2,7 @@ use sea_orm::DbErr;
 
 use crate::{
     auth::{password::HashError, tokens::TokenError},
+    db,
     domain::ValidationError,
 };
 
@@ -34,9 +35,14 @@ pub enum ServiceError {
         reason: String,
         retry_after: std::time::Duration,
     },
+    /// SERVICE_UNAVAILABLE: the database could not be reached or dropped
+    /// the connection (restarted, connection killed, pool exhausted), so
+    /// the same request may succeed when retried. Logged server-side.
+    #[error("the database is unavailable; retry shortly")]
+    Unavailable(DbErr),
     /// INTERNAL_SERVER_ERROR, with no detail: logged server-side only.
     #[error("database error: {0}")]
-    Database(#[from] DbErr),
+    Database(DbErr),
     /// INTERNAL_SERVER_ERROR.
     #[error(transparent)]
     Hash(#[from] HashError),
@@ -46,6 +52,16 @@ pub enum ServiceError {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl From<DbErr> for ServiceError {
+    fn from(err: DbErr) -> Self {
+        if db::is_unavailable(&err) {
+            Self::Unavailable(err)
+        } else {
+            Self::Database(err)
+        }
+    }
+}
 
 impl ServiceError {
     pub fn conflict(field: &'static str, message: impl Into<String>) -> Self {

@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
 
@@ -16,7 +15,10 @@ use super::{
     require_viewer, users,
 };
 use crate::{
-    db::entities::{article, favorite, follow, user},
+    db::{
+        self,
+        entities::{article, favorite, follow, user},
+    },
     domain::{CursorKey, PageRequest, ValidationError},
     policy::Viewer,
 };
@@ -80,7 +82,7 @@ pub async fn favorite(
     article_id: i64,
 ) -> ServiceResult<(article::Model, bool)> {
     let viewer = require_viewer(viewer)?;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let article = favoritable(&txn, viewer, article_id).await?;
     let inserted = favorite::Entity::insert(favorite::ActiveModel {
         user_id: Set(viewer.id),
@@ -110,7 +112,7 @@ pub async fn unfavorite(
     article_id: i64,
 ) -> ServiceResult<(article::Model, bool)> {
     let viewer = require_viewer(viewer)?;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let article = favoritable(&txn, viewer, article_id).await?;
     let deleted = favorite::Entity::delete_many()
         .filter(favorite::Column::UserId.eq(viewer.id))

@@ -11,7 +11,10 @@ use std::{
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Session, TestApp, code, data, spawn_app_with};
+use crate::{
+    helpers::{Session, TestApp, code, data, spawn_app_with},
+    subscriptions,
+};
 
 struct OwnRedis {
     port: u16,
@@ -223,4 +226,54 @@ async fn a_write_whose_invalidation_fails_is_never_read_around() {
     let (seen, cost) = app.read(&query).await;
     assert_eq!(cost, 0);
     assert_eq!(seen["article"]["comments"]["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn subscriptions_stay_open_through_a_redis_outage() {
+    let mut redis = OwnRedis::start();
+    let url = redis.url();
+    // One deployment: the same Redis and the same key prefix.
+    let prefix = format!("folio-test:{}:", uuid::Uuid::new_v4().simple());
+    let configure = |s: &mut folio::config::ServeSettings| {
+        s.redis_url = Some(url.clone());
+        s.redis_prefix = prefix.clone();
+    };
+    let app = spawn_app_with(configure).await;
+    let other = app.another_instance(configure).await;
+    let author = app.register("broadcaster").await;
+    let article = app.create_article(&author, "On air", &[], true).await;
+    let mut socket =
+        subscriptions::watch_comments(&app, "graphql-transport-ws", None, &article).await;
+    let heard = |message: Value| message["payload"]["data"]["commentAdded"]["body"].clone();
+
+    redis.stop();
+    // This instance's own writes still reach its subscribers.
+    subscriptions::comment(&app, &author, &article, "during").await;
+    let during = tokio::time::timeout(Duration::from_secs(5), subscriptions::receive(&mut socket))
+        .await
+        .expect("heard during the outage");
+    assert_eq!(heard(during), "during");
+
+    // Once Redis is back, writes on the other instance reach them again.
+    redis.restart();
+    let mut sent = Vec::new();
+    let mut resumed = None;
+    for attempt in 0..60 {
+        sent.push(format!("after {attempt}"));
+        subscriptions::comment(&other, &author, &article, &sent[attempt]).await;
+        if let Ok(message) = tokio::time::timeout(
+            Duration::from_millis(250),
+            subscriptions::receive(&mut socket),
+        )
+        .await
+        {
+            resumed = Some(heard(message));
+            break;
+        }
+    }
+    let received = resumed.expect("events flow between instances again");
+    assert!(
+        sent.iter().any(|body| received == body.as_str()),
+        "{received}"
+    );
 }
