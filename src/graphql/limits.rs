@@ -150,7 +150,16 @@ pub(super) fn check_shape(document: &ExecutableDocument, limits: &QueryLimits) -
                 limits.root_fields
             )));
         }
-        let shape = walk(document, root, &mut memo, &mut Vec::new());
+        let mut cycle = None;
+        let shape = walk(document, root, &mut memo, &mut Vec::new(), &mut cycle);
+        // Refused here, not left to validation, which runs after the cost:
+        // the cost walk expands fragments along every path, and a cycle
+        // through a field's selection would never end.
+        if let Some(name) = cycle {
+            return Err(refuse(format!(
+                "Cannot spread fragment \"{name}\" within itself."
+            )));
+        }
         if shape.aliases > limits.aliases {
             return Err(refuse(format!(
                 "a query may use at most {} aliases (this one uses {})",
@@ -168,12 +177,13 @@ pub(super) fn check_shape(document: &ExecutableDocument, limits: &QueryLimits) -
 }
 
 /// The expanded shape of a selection set, memoising fragments. A fragment
-/// cycle counts as empty here; validation rejects it.
+/// cycle counts as empty and is noted in `cycle`.
 fn walk<'a>(
     document: &'a ExecutableDocument,
     selection_set: &'a SelectionSet,
     memo: &mut HashMap<&'a str, Shape>,
     visiting: &mut Vec<&'a str>,
+    cycle: &mut Option<&'a str>,
 ) -> Shape {
     let mut shape = Shape::default();
     for item in &selection_set.items {
@@ -188,21 +198,32 @@ fn walk<'a>(
                     &field.node.selection_set.node,
                     memo,
                     visiting,
+                    cycle,
                 ))
             }
-            Selection::InlineFragment(fragment) => {
-                walk(document, &fragment.node.selection_set.node, memo, visiting)
-            }
+            Selection::InlineFragment(fragment) => walk(
+                document,
+                &fragment.node.selection_set.node,
+                memo,
+                visiting,
+                cycle,
+            ),
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
                 if let Some(known) = memo.get(name) {
                     *known
                 } else if visiting.contains(&name) {
+                    cycle.get_or_insert(name);
                     Shape::default()
                 } else if let Some(fragment) = document.fragments.get(name) {
                     visiting.push(name);
-                    let computed =
-                        walk(document, &fragment.node.selection_set.node, memo, visiting);
+                    let computed = walk(
+                        document,
+                        &fragment.node.selection_set.node,
+                        memo,
+                        visiting,
+                        cycle,
+                    );
                     visiting.pop();
                     memo.insert(name, computed);
                     computed
@@ -348,9 +369,11 @@ mod tests {
         }
         query.push_str(" fragment F10 on T { a }");
         assert!(shape_of(&query).is_err());
-        // A cycle does not hang the walk.
+        // A cycle does not hang the walk, and is refused, also when it
+        // passes through a field.
         assert!(
-            shape_of("{ x { ...A } } fragment A on T { ...B } fragment B on T { ...A }").is_ok()
+            shape_of("{ x { ...A } } fragment A on T { ...B } fragment B on T { ...A }").is_err()
         );
+        assert!(shape_of("{ x { ...A } } fragment A on T { y { ...A } }").is_err());
     }
 }

@@ -169,6 +169,17 @@ fn corpus(user_token: &str) -> Vec<Case> {
             S::OK,
             INVALID,
         ),
+        // Found by fuzzing: a cycle that passes through a field's
+        // selection overflowed the stack of the cost walk (the process).
+        case(
+            "a fragment cycle through a field",
+            graphql(
+                "{ viewer { ...F } } fragment F on User { articles { nodes { author { ...F } } } }",
+                json!({}),
+            ),
+            S::OK,
+            INVALID,
+        ),
         case(
             "a directive flood",
             graphql(format!("{{ __typename {directives} }}"), json!({})),
