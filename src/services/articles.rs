@@ -174,16 +174,10 @@ impl<R: Row<article::Entity>> Row<article::Entity> for Tagged<R> {
     fn join(statement: &mut SelectStatement, rows: DynIden) {
         R::join(statement, rows.clone());
         // string_agg with ORDER BY: Postgres 9.0+ and SQLite 3.44+ alike.
-        let names = Query::select()
+        let names = tag_links()
             .expr(Expr::cust(format!(
                 r#"string_agg("tags"."name", '{TAG_SEPARATOR}' ORDER BY "article_tags"."position")"#
             )))
-            .from(article_tag::Entity)
-            .inner_join(
-                tag::Entity,
-                Expr::col((tag::Entity, tag::Column::Id))
-                    .equals((article_tag::Entity, article_tag::Column::TagId)),
-            )
             .and_where(
                 Expr::col((article_tag::Entity, article_tag::Column::ArticleId))
                     .equals((rows, article::Column::Id)),
@@ -215,6 +209,18 @@ impl<R: Into<Listed>> From<Tagged<R>> for Listed {
             ..row.into()
         }
     }
+}
+
+/// Articles' links to tags, joined to the tags they name.
+fn tag_links() -> SelectStatement {
+    Query::select()
+        .from(article_tag::Entity)
+        .inner_join(
+            tag::Entity,
+            Expr::col((tag::Entity, tag::Column::Id))
+                .equals((article_tag::Entity, article_tag::Column::TagId)),
+        )
+        .to_owned()
 }
 
 /// Selects every column of `select` but `body`, which reads as empty.
@@ -351,14 +357,8 @@ pub async fn list(
     if let Some(tag) = &filter.tag {
         select = select.filter(
             article::Column::Id.in_subquery(
-                Query::select()
+                tag_links()
                     .column((article_tag::Entity, article_tag::Column::ArticleId))
-                    .from(article_tag::Entity)
-                    .inner_join(
-                        tag::Entity,
-                        Expr::col((tag::Entity, tag::Column::Id))
-                            .equals((article_tag::Entity, article_tag::Column::TagId)),
-                    )
                     .and_where(
                         Expr::col((tag::Entity, tag::Column::Name)).eq(tag.trim().to_lowercase()),
                     )

@@ -10,10 +10,9 @@ use std::{
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::json;
 
-use crate::helpers::{Session, TestApp, data, spawn_app_with};
+use crate::helpers::{Session, TestApp, count_rows, data, spawn_app_with};
 
 const TASKS: usize = 50;
 /// Fewer users than tasks, so the same user's writes to the same row race.
@@ -124,12 +123,6 @@ async fn writer(
     outcome
 }
 
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
-    let row = db.query_one_raw(statement).await.unwrap().unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
-
 #[tokio::test]
 async fn concurrent_writers_leave_counts_equal_to_the_rows() {
     let app = spawn_app_with(|settings| {
@@ -176,11 +169,11 @@ async fn concurrent_writers_leave_counts_equal_to_the_rows() {
     // Nothing stored twice.
     let db = &app.db;
     assert_eq!(
-        count(db, "SELECT COUNT(*) FROM (SELECT user_id, article_id FROM favorites GROUP BY user_id, article_id HAVING COUNT(*) > 1) AS twice").await,
+        count_rows(db, "SELECT COUNT(*) FROM (SELECT user_id, article_id FROM favorites GROUP BY user_id, article_id HAVING COUNT(*) > 1) AS twice").await,
         0
     );
     assert_eq!(
-        count(db, "SELECT COUNT(*) FROM (SELECT follower_id, followee_id FROM follows GROUP BY follower_id, followee_id HAVING COUNT(*) > 1) AS twice").await,
+        count_rows(db, "SELECT COUNT(*) FROM (SELECT follower_id, followee_id FROM follows GROUP BY follower_id, followee_id HAVING COUNT(*) > 1) AS twice").await,
         0
     );
 
@@ -204,7 +197,7 @@ async fn concurrent_writers_leave_counts_equal_to_the_rows() {
         );
     }
     assert_eq!(
-        count(db, "SELECT COUNT(*) FROM comments").await,
+        count_rows(db, "SELECT COUNT(*) FROM comments").await,
         created.len() as i64
     );
 
@@ -224,12 +217,12 @@ async fn concurrent_writers_leave_counts_equal_to_the_rows() {
         };
         assert_eq!(
             article["favoritesCount"].as_i64().unwrap(),
-            count(db, &rows("favorites")).await,
+            count_rows(db, &rows("favorites")).await,
             "{slug}"
         );
         assert_eq!(
             article["comments"]["totalCount"].as_i64().unwrap(),
-            count(db, &rows("comments")).await,
+            count_rows(db, &rows("comments")).await,
             "{slug}"
         );
     }
@@ -251,12 +244,12 @@ async fn concurrent_writers_leave_counts_equal_to_the_rows() {
         };
         assert_eq!(
             user["followersCount"].as_i64().unwrap(),
-            count(db, &rows("followee")).await,
+            count_rows(db, &rows("followee")).await,
             "{username}"
         );
         assert_eq!(
             user["followingCount"].as_i64().unwrap(),
-            count(db, &rows("follower")).await,
+            count_rows(db, &rows("follower")).await,
             "{username}"
         );
     }

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, data, spawn_app_with};
+use crate::helpers::{Session, TestApp, count_rows, data, spawn_app_with};
 
 const TIMEOUT_SECONDS: f64 = 5.0;
 const CHAOS: Duration = Duration::from_secs(6);
@@ -111,12 +111,6 @@ async fn kill_connections(admin: &DatabaseConnection, until: Instant) -> i64 {
     killed
 }
 
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    let statement = Statement::from_string(db.get_database_backend(), sql);
-    let row = db.query_one_raw(statement).await.unwrap().unwrap();
-    row.try_get_by_index::<i64>(0).unwrap()
-}
-
 #[tokio::test]
 async fn killed_connections_fail_cleanly_and_the_pool_recovers() {
     if !on_postgres() {
@@ -176,11 +170,11 @@ async fn killed_connections_fail_cleanly_and_the_pool_recovers() {
     // one is stored, and each tag counts the published articles it is on.
     let db = &app.db;
     assert_eq!(
-        count(db, "SELECT COUNT(*) FROM articles a WHERE (SELECT COUNT(*) FROM article_tags t WHERE t.article_id = a.id) <> 3").await,
+        count_rows(db, "SELECT COUNT(*) FROM articles a WHERE (SELECT COUNT(*) FROM article_tags t WHERE t.article_id = a.id) <> 3").await,
         0
     );
     let created: Vec<&String> = seen.iter().flat_map(|seen| &seen.created).collect();
-    let stored = count(db, "SELECT COUNT(*) FROM articles").await;
+    let stored = count_rows(db, "SELECT COUNT(*) FROM articles").await;
     assert!(
         stored >= created.len() as i64,
         "{stored} stored, {} created",
@@ -188,7 +182,7 @@ async fn killed_connections_fail_cleanly_and_the_pool_recovers() {
     );
     for slug in &created {
         assert_eq!(
-            count(
+            count_rows(
                 db,
                 &format!("SELECT COUNT(*) FROM articles WHERE slug = '{slug}'")
             )
@@ -197,7 +191,7 @@ async fn killed_connections_fail_cleanly_and_the_pool_recovers() {
         );
     }
     assert_eq!(
-        count(db, "SELECT COUNT(*) FROM tags t WHERE t.article_count <> (SELECT COUNT(*) FROM article_tags l
+        count_rows(db, "SELECT COUNT(*) FROM tags t WHERE t.article_count <> (SELECT COUNT(*) FROM article_tags l
              JOIN articles a ON a.id = l.article_id WHERE l.tag_id = t.id AND a.status = 'PUBLISHED')").await,
         0
     );

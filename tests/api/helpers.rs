@@ -319,6 +319,13 @@ impl TestApp {
     }
 }
 
+/// The single number `sql` selects, read straight from the database.
+pub async fn count_rows(db: &DatabaseConnection, sql: &str) -> i64 {
+    let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);
+    let row = db.query_one_raw(statement).await.unwrap().unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
 /// The `data` of a response that must have no errors.
 pub fn data(response: &Value) -> &Value {
     assert!(
