@@ -277,3 +277,66 @@ async fn subscriptions_stay_open_through_a_redis_outage() {
         "{received}"
     );
 }
+
+/// Redis stopped and started again while clients read (through the cache)
+/// and write: no request fails or waits on Redis, and once it is back no
+/// reader sees a count from before a write.
+#[tokio::test]
+async fn redis_stopping_under_load_fails_no_request_and_serves_nothing_stale() {
+    let mut redis = OwnRedis::start();
+    let url = redis.url();
+    let app = spawn_app_with(|s| s.redis_url = Some(url)).await;
+    let author = app.register("loaded").await;
+    let (article, query) = cached_comment_count(&app, &author, "Busy").await;
+    let started = std::time::Instant::now();
+    let until = started + Duration::from_secs(6);
+    let client = |writer: bool| {
+        let (app, author, article, query) = (&app, &author, &article, &query);
+        async move {
+            let (mut requests, mut slowest) = (0, Duration::ZERO);
+            while std::time::Instant::now() < until {
+                let sent = std::time::Instant::now();
+                let response = if writer {
+                    app.query_as(
+                        author,
+                        "mutation($id: ID!) { addComment(articleId: $id, body: \"load\") { id } }",
+                        json!({ "id": article["id"] }),
+                    )
+                    .await
+                } else {
+                    app.query(query, json!({})).await
+                };
+                data(&response);
+                slowest = slowest.max(sent.elapsed());
+                requests += 1;
+            }
+            (requests, slowest)
+        }
+    };
+    let outage = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        redis.stop();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        redis.restart();
+    };
+    let (results, ()) = tokio::join!(
+        futures_util::future::join_all((0..8).map(|i| client(i % 4 == 0))),
+        outage
+    );
+    let requests: u64 = results.iter().map(|(requests, _)| requests).sum();
+    let slowest = results.iter().map(|(_, slowest)| *slowest).max().unwrap();
+    println!(
+        "Redis stopped and restarted under load: {requests} requests, none failed; slowest {slowest:?}"
+    );
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a request waited {slowest:?}"
+    );
+
+    // Every comment written is counted, read after read, cache or not.
+    let stored = crate::helpers::count_rows(&app.db, "SELECT COUNT(*) FROM comments").await;
+    for _ in 0..3 {
+        let (seen, _) = app.read(&query).await;
+        assert_eq!(seen["article"]["comments"]["totalCount"], stored);
+    }
+}
