@@ -168,7 +168,7 @@ pub(super) fn check_shape(document: &ExecutableDocument, limits: &QueryLimits) -
         }
         if shape.fields > limits.fields {
             return Err(refuse(format!(
-                "a query may select at most {} fields once fragments are expanded (this one selects {})",
+                "a query may make at most {} selections (fields and fragment spreads) once fragments are expanded (this one makes {})",
                 limits.fields, shape.fields
             )));
         }
@@ -210,7 +210,14 @@ fn walk<'a>(
             ),
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
-                if let Some(known) = memo.get(name) {
+                // The spread counts as a selection itself: spreads of
+                // fragments that select nothing (or do not exist) still
+                // cost a walk each time they are expanded.
+                let spread = Shape {
+                    fields: 1,
+                    aliases: 0,
+                };
+                spread.add(if let Some(known) = memo.get(name) {
                     *known
                 } else if visiting.contains(&name) {
                     cycle.get_or_insert(name);
@@ -229,7 +236,7 @@ fn walk<'a>(
                     computed
                 } else {
                     Shape::default()
-                }
+                })
             }
         };
         shape = shape.add(inner);

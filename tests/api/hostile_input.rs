@@ -169,6 +169,20 @@ fn corpus(user_token: &str) -> Vec<Case> {
             S::OK,
             INVALID,
         ),
+        // Found by fuzzing: spreads of fragments that select nothing (here,
+        // at the bottom, one that does not exist) expanded 2^28 times.
+        case(
+            "a bomb of spreads that select nothing",
+            graphql(
+                (0..28)
+                    .map(|i| format!("fragment F{i} on Query {{ ...F{} ...F{} }} ", i + 1, i + 1))
+                    .collect::<String>()
+                    + "{ ...F0 }",
+                json!({}),
+            ),
+            S::OK,
+            INVALID,
+        ),
         // Found by fuzzing: a cycle that passes through a field's
         // selection overflowed the stack of the cost walk (the process).
         case(
