@@ -149,6 +149,12 @@ fn corpus(user_token: &str) -> Vec<Case> {
             INVALID,
         ),
         case(
+            "nested 10,000 deep",
+            graphql("{ a ".repeat(10_000) + &"}".repeat(10_000), json!({})),
+            S::OK,
+            "GRAPHQL_PARSE_FAILED",
+        ),
+        case(
             "an alias bomb",
             graphql(format!("{{ {aliases} }}"), json!({})),
             S::OK,
