@@ -148,6 +148,49 @@ pub fn each_field_once<'d>(
     expanded: &mut HashSet<&'d str>,
     visit: &mut dyn FnMut(&'d Positioned<Field>, &'d str),
 ) {
+    expand(document, set, on, visit, expanded);
+}
+
+/// Which fragment spreads a walk expands.
+trait Expansion<'d> {
+    /// Whether to expand the fragment `name` here; if so, it is entered.
+    fn enter(&mut self, name: &'d str) -> bool;
+    /// Leaves the fragment entered last.
+    fn leave(&mut self);
+}
+
+/// The fragments being expanded, outermost first: every spread is expanded
+/// except one inside its own expansion (a cycle).
+impl<'d> Expansion<'d> for Vec<&'d str> {
+    fn enter(&mut self, name: &'d str) -> bool {
+        if self.contains(&name) {
+            return false;
+        }
+        self.push(name);
+        true
+    }
+
+    fn leave(&mut self) {
+        self.pop();
+    }
+}
+
+/// The fragments expanded so far: each is expanded once.
+impl<'d> Expansion<'d> for HashSet<&'d str> {
+    fn enter(&mut self, name: &'d str) -> bool {
+        self.insert(name)
+    }
+
+    fn leave(&mut self) {}
+}
+
+fn expand<'d>(
+    document: &'d ExecutableDocument,
+    set: &'d SelectionSet,
+    on: &'d str,
+    visit: &mut dyn FnMut(&'d Positioned<Field>, &'d str),
+    expanding: &mut impl Expansion<'d>,
+) {
     for selection in &set.items {
         match &selection.node {
             Selection::Field(field) => visit(field, on),
@@ -157,70 +200,30 @@ pub fn each_field_once<'d>(
                     .type_condition
                     .as_ref()
                     .map_or(on, |condition| condition.node.on.node.as_str());
-                each_field_once(
+                expand(
                     document,
                     &fragment.node.selection_set.node,
                     on,
-                    expanded,
                     visit,
+                    expanding,
                 );
             }
             Selection::FragmentSpread(spread) => {
                 let name = spread.node.fragment_name.node.as_str();
                 if let Some(fragment) = document.fragments.get(name)
-                    && expanded.insert(name)
+                    && expanding.enter(name)
                 {
                     let on = fragment.node.type_condition.node.on.node.as_str();
-                    each_field_once(
+                    expand(
                         document,
                         &fragment.node.selection_set.node,
                         on,
-                        expanded,
                         visit,
+                        expanding,
                     );
+                    expanding.leave();
                 }
             }
-        }
-    }
-}
-
-fn expand<'d>(
-    document: &'d ExecutableDocument,
-    set: &'d SelectionSet,
-    on: &'d str,
-    visit: &mut dyn FnMut(&'d Positioned<Field>, &'d str),
-    expanding: &mut Vec<&'d str>,
-) {
-    for selection in &set.items {
-        let (inner, on, spread) = match &selection.node {
-            Selection::Field(field) => {
-                visit(field, on);
-                continue;
-            }
-            Selection::InlineFragment(fragment) => {
-                let on = fragment
-                    .node
-                    .type_condition
-                    .as_ref()
-                    .map_or(on, |condition| condition.node.on.node.as_str());
-                (&fragment.node.selection_set.node, on, None)
-            }
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.as_str();
-                let Some(fragment) = document.fragments.get(name) else {
-                    continue;
-                };
-                if expanding.contains(&name) {
-                    continue;
-                }
-                let on = fragment.node.type_condition.node.on.node.as_str();
-                (&fragment.node.selection_set.node, on, Some(name))
-            }
-        };
-        expanding.extend(spread);
-        expand(document, inner, on, visit, expanding);
-        if spread.is_some() {
-            expanding.pop();
         }
     }
 }

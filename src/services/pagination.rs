@@ -107,8 +107,8 @@ impl TotalCount {
 pub trait Row<E: EntityTrait>: Sized {
     /// Adds the joins and columns this row reads besides the entity's to
     /// `statement`, whose rows are the list's, named `rows`. They are
-    /// joined to the page's rows only, never to the rows a windowed
-    /// statement ranks (which can be many more).
+    /// joined to the page's rows only, never to the rows a page is chosen
+    /// from (which can be many more).
     fn join(statement: &mut SelectStatement, rows: DynIden) {
         let _ = (statement, rows);
     }
