@@ -28,7 +28,7 @@ use crate::{
     services::{
         accounts::AuthSettings,
         cost_limits::CostLimiter,
-        throttle::{LoginLimits, LoginThrottle},
+        throttle::{AccountLimits, AccountThrottle},
     },
 };
 
@@ -153,11 +153,12 @@ impl Application {
                     chrono::Duration::seconds(settings.access_token_ttl.into()),
                 ),
                 refresh_ttl: chrono::Duration::seconds(settings.refresh_token_ttl.into()),
-                throttle: LoginThrottle::new(
+                throttle: AccountThrottle::new(
                     counters.clone(),
-                    LoginLimits {
+                    AccountLimits {
                         per_account: settings.login_failures_per_account,
                         per_address: settings.login_failures_per_address,
+                        registrations_per_address: settings.registrations_per_address,
                         window: login_window,
                     },
                     metrics.clone(),

@@ -96,6 +96,11 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_MAX_FIELDS", default_value_t = 2_000)]
     pub max_fields: usize,
 
+    /// Most tokens (names, punctuation, values; not whitespace, commas or
+    /// comments) in one document, checked before it is parsed.
+    #[arg(long, env = "FOLIO_MAX_TOKENS", default_value_t = crate::graphql::DEFAULT_MAX_TOKENS)]
+    pub max_tokens: usize,
+
     /// Most operations in one batched request.
     #[arg(long, env = "FOLIO_MAX_BATCH", default_value_t = 10)]
     pub max_batch: usize,
@@ -107,6 +112,11 @@ pub struct ServeSettings {
     /// Failed logins allowed per client address in a window.
     #[arg(long, env = "FOLIO_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 100)]
     pub login_failures_per_address: u64,
+
+    /// Registrations allowed per client address in a window (the login
+    /// window), so CONFLICT answers cannot list which emails have accounts.
+    #[arg(long, env = "FOLIO_REGISTRATIONS_PER_ADDRESS", default_value_t = 20)]
+    pub registrations_per_address: u64,
 
     /// Length of the failed-login window, in seconds.
     #[arg(long, env = "FOLIO_LOGIN_WINDOW", default_value_t = 900)]
@@ -257,6 +267,7 @@ impl ServeSettings {
             aliases: self.max_aliases,
             root_fields: self.max_root_fields,
             fields: self.max_fields,
+            tokens: self.max_tokens,
         }
     }
 

@@ -109,6 +109,21 @@ return result
     )
 });
 
+/// Subtracts ARGV[1] from KEYS[1] if it holds more, keeping its expiry,
+/// and removes it otherwise (DECRBY alone would create a key without one).
+static REFUND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used > tonumber(ARGV[1]) then
+  redis.call('DECRBY', KEYS[1], ARGV[1])
+else
+  redis.call('DEL', KEYS[1])
+end
+",
+    )
+});
+
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
@@ -218,6 +233,30 @@ impl Counters {
                 Ok(open.map(|open| window_of(open, now)))
             }
         }
+    }
+
+    /// Takes `amount` back from the window of `key` (never below zero).
+    pub async fn refund(&self, key: &str, amount: u64) -> Result<(), StoreError> {
+        match &self.0 {
+            Backend::Redis(store) => {
+                store
+                    .call(
+                        REFUND
+                            .key(store.key(key))
+                            .arg(amount)
+                            .invoke_async::<()>(&mut store.connection()),
+                    )
+                    .await?;
+            }
+            Backend::Memory(windows) => {
+                let now = Instant::now();
+                let mut windows = lock(windows);
+                if let Some((count, ends)) = windows.current(key, now) {
+                    windows.set(key, (count.saturating_sub(amount), ends), now);
+                }
+            }
+        }
+        Ok(())
     }
 
     pub async fn reset(&self, key: &str) -> Result<(), StoreError> {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Request, parser::types::ExecutableDocument};
+use async_graphql::{Request, ServerError, parser::types::ExecutableDocument};
 use moka::sync::Cache;
 
 /// How much query text the cache holds: a bound on its memory, since a
@@ -34,16 +34,19 @@ impl ParsedDocuments {
     }
 
     /// Gives `request` its parsed document: the kept one, or a fresh parse
-    /// that is kept. A query that does not parse is left for execution to
+    /// that is kept. A text of more than `max_tokens` tokens is refused
+    /// unparsed; a query that does not parse is left for execution to
     /// report, and not kept.
-    pub fn attach(&self, request: &mut Request) {
+    pub fn attach(&self, request: &mut Request, max_tokens: usize) -> Result<(), ServerError> {
         if let Some(document) = self.0.get(request.query.as_str()) {
             request.set_parsed_query(ExecutableDocument::clone(&document));
-            return;
+            return Ok(());
         }
+        super::tokens::check(&request.query, max_tokens)?;
         if let Ok(document) = request.parsed_query() {
             let document = Arc::new(document.clone());
             self.0.insert(Arc::from(request.query.as_str()), document);
         }
+        Ok(())
     }
 }

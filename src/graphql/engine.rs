@@ -65,9 +65,11 @@ impl Engine {
 
     /// Gives `request` its parsed document, kept from an earlier request
     /// with the same text when there was one. Callers attach it first
-    /// thing, before anything reads the operation (its type, its name).
-    pub fn attach(&self, request: &mut Request) {
-        self.documents.attach(request);
+    /// thing, before anything reads the operation (its type, its name),
+    /// and answer with the error when the text has too many tokens to be
+    /// parsed at all.
+    pub fn attach(&self, request: &mut Request) -> Result<(), ServerError> {
+        self.documents.attach(request, self.limits.tokens)
     }
 
     pub fn sdl(&self) -> String {
@@ -147,12 +149,26 @@ impl Engine {
         request: &mut Request,
         caller: Caller,
     ) -> Result<Option<Budget>, Box<Response>> {
-        let cost = match self.check(request) {
-            Ok(cost) => cost,
-            Err(error) => return Err(Box::new(Response::from_errors(vec![error]))),
-        };
+        // Capped at the complexity limit, so every document the body limit
+        // admits can fit a budget (which is at least that limit).
+        let reading = text_cost(&request.query).min(self.limits.complexity);
+        let checked = self.check(request);
         let Some(state) = &self.state else {
-            return Ok(None);
+            return checked
+                .map(|_| None)
+                .map_err(|error| Box::new(Response::from_errors(vec![error])));
+        };
+        let cost = match checked {
+            Ok(cost) => cost.max(reading),
+            Err(error) => {
+                // Reading a document is work whether or not it passes, so a
+                // refused one is charged for its text: a client cannot send
+                // megabytes of hostile documents for the price of one query.
+                let (budget, _) = cost_limit::charge(state, caller, reading).await;
+                let mut response = Response::from_errors(vec![error]);
+                cost_limit::report(budget, &mut response);
+                return Err(Box::new(response));
+            }
         };
         match cost_limit::charge(state, caller, cost).await {
             (budget, Ok(())) => Ok(budget),
@@ -208,6 +224,14 @@ impl Engine {
         let metrics = self.state.as_ref().map(|state| &state.metrics);
         errors::finish(response, metrics)
     }
+}
+
+/// What parsing and checking a document's text costs against the budgets:
+/// reading a kibibyte takes about as long as resolving a hundred fields,
+/// so a query is charged the larger of its complexity and this.
+fn text_cost(query: &str) -> usize {
+    const PER_KIB: usize = 100;
+    query.len().saturating_mul(PER_KIB) / 1024
 }
 
 /// What is needed of a request after it ran.

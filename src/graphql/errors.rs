@@ -193,4 +193,17 @@ pub(super) fn validation_failed(response: &mut Response) {
     for err in response.errors.iter_mut().filter(unexplained) {
         set_code(err, GRAPHQL_VALIDATION_FAILED);
     }
+    // A document can be written to break every rule many times over; past
+    // a hundred errors the client learns nothing more (graphql-js stops
+    // at the same count, with the same last error).
+    if response.errors.len() > MAX_VALIDATION_ERRORS {
+        response.errors.truncate(MAX_VALIDATION_ERRORS);
+        response.errors.push(coded(
+            "Too many validation errors, error limit reached. Validation aborted.",
+            GRAPHQL_VALIDATION_FAILED,
+        ));
+    }
 }
+
+/// Most errors a refused document is answered with.
+pub const MAX_VALIDATION_ERRORS: usize = 100;

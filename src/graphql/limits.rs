@@ -18,7 +18,9 @@ use std::collections::HashMap;
 
 use async_graphql::{
     Positioned, ServerError, ServerResult, Variables,
-    parser::types::{Directive, ExecutableDocument, OperationDefinition, Selection, SelectionSet},
+    parser::types::{
+        Directive, ExecutableDocument, Field, OperationDefinition, Selection, SelectionSet,
+    },
 };
 
 use super::selections::{self, SchemaTypes};
@@ -33,6 +35,8 @@ pub struct QueryLimits {
     pub root_fields: usize,
     /// Field selections with fragments expanded.
     pub fields: usize,
+    /// Tokens in a document's text, checked before it is parsed.
+    pub tokens: usize,
 }
 
 impl Default for QueryLimits {
@@ -43,6 +47,7 @@ impl Default for QueryLimits {
             aliases: 50,
             root_fields: 20,
             fields: 2_000,
+            tokens: super::tokens::DEFAULT_MAX_TOKENS,
         }
     }
 }
@@ -135,7 +140,7 @@ impl Shape {
 }
 
 pub(super) fn check_shape(document: &ExecutableDocument, limits: &QueryLimits) -> ServerResult<()> {
-    unique_directives(document)?;
+    directive_rules(document)?;
     let mut memo = HashMap::new();
     for (_, operation) in document.operations.iter() {
         let root = &operation.node.selection_set.node;
@@ -244,12 +249,30 @@ fn walk<'a>(
     shape
 }
 
-/// No directive twice at one location (GraphQL's "Directives Are Unique Per
-/// Location" rule, which async-graphql does not check): Folio's directives
-/// (`@include`, `@skip`, …) are not repeatable, and a field carrying
-/// thousands of them is a flood, not a query.
-fn unique_directives(document: &ExecutableDocument) -> ServerResult<()> {
+/// Most directives one location may carry. Folio's executable directives
+/// (`@include`, `@skip`) are not repeatable, so two is all a real query
+/// uses; checked before anything compares directives, so the uniqueness
+/// check below stays constant per location however many a flood carries.
+pub const MAX_DIRECTIVES_PER_LOCATION: usize = 8;
+
+/// The executable directives of the schema, for `__typename`, which
+/// async-graphql's validation does not visit.
+const FIELD_DIRECTIVES: [&str; 2] = ["include", "skip"];
+
+/// Rules on directives (and `__typename`) checked in one linear pass:
+/// - at most [`MAX_DIRECTIVES_PER_LOCATION`] at any location, and none
+///   twice (GraphQL's "Directives Are Unique Per Location", which
+///   async-graphql checks only after a quadratic walk of its own);
+/// - `__typename` takes no arguments and only `@include` and `@skip`, as
+///   for any other field (async-graphql's validation skips it).
+fn directive_rules(document: &ExecutableDocument) -> ServerResult<()> {
     fn check(directives: &[Positioned<Directive>]) -> ServerResult<()> {
+        if directives.len() > MAX_DIRECTIVES_PER_LOCATION {
+            return Err(refuse(format!(
+                "at most {MAX_DIRECTIVES_PER_LOCATION} directives may be used at one location (this one has {})",
+                directives.len()
+            )));
+        }
         for (index, directive) in directives.iter().enumerate() {
             let name = &directive.node.name.node;
             if directives[..index]
@@ -263,11 +286,33 @@ fn unique_directives(document: &ExecutableDocument) -> ServerResult<()> {
         }
         Ok(())
     }
+    fn typename(field: &Field) -> ServerResult<()> {
+        if let Some((name, _)) = field.arguments.first() {
+            return Err(refuse(format!(
+                "Unknown argument \"{}\" on field \"__typename\".",
+                name.node
+            )));
+        }
+        match field
+            .directives
+            .iter()
+            .find(|directive| !FIELD_DIRECTIVES.contains(&directive.node.name.node.as_str()))
+        {
+            Some(unknown) => Err(refuse(format!(
+                "Unknown directive \"@{}\".",
+                unknown.node.name.node
+            ))),
+            None => Ok(()),
+        }
+    }
     fn walk(set: &SelectionSet) -> ServerResult<()> {
         for item in &set.items {
             match &item.node {
                 Selection::Field(field) => {
                     check(&field.node.directives)?;
+                    if field.node.name.node == "__typename" {
+                        typename(&field.node)?;
+                    }
                     walk(&field.node.selection_set.node)?;
                 }
                 Selection::InlineFragment(fragment) => {
@@ -281,6 +326,9 @@ fn unique_directives(document: &ExecutableDocument) -> ServerResult<()> {
     }
     for (_, operation) in document.operations.iter() {
         check(&operation.node.directives)?;
+        for variable in &operation.node.variable_definitions {
+            check(&variable.node.directives)?;
+        }
         walk(&operation.node.selection_set.node)?;
     }
     for fragment in document.fragments.values() {

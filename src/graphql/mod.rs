@@ -17,6 +17,7 @@ mod query;
 mod selections;
 mod subscription;
 mod text;
+mod tokens;
 mod types;
 
 use async_graphql::{Request, Schema, parser::types::OperationType};
@@ -29,6 +30,7 @@ pub use loaders::PublicLoaders;
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
+pub use tokens::DEFAULT_MAX_TOKENS;
 
 pub type FolioSchema = Schema<QueryRoot, dependencies::Mutations, SubscriptionRoot>;
 

@@ -38,9 +38,12 @@ impl MutationRoot {
     ) -> Result<AuthPayload, ServiceError> {
         let registration = input.try_into()?;
         let state = ctx.state();
-        Ok(accounts::register(&state.db, &state.auth, registration)
-            .await?
-            .into())
+        let client = ctx.request().client;
+        Ok(
+            accounts::register(&state.db, &state.auth, registration, client)
+                .await?
+                .into(),
+        )
     }
 
     /// Wrong email and wrong password give the same UNAUTHENTICATED error.

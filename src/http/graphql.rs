@@ -100,22 +100,26 @@ pub async fn handle(
     let mut runnable = Vec::with_capacity(requests.len());
     for mut request in requests {
         let resolved = persisted::resolve(&state.app.persisted, &mut request).await;
-        if resolved.is_ok() {
-            state.engine.attach(&mut request);
-        }
         match resolved {
             Ok(Some(outcome)) => metrics.persisted_query(outcome),
             Err(persisted::Refusal::NotFound) => metrics.persisted_query(PersistedQuery::Miss),
             Ok(None) | Err(_) => {}
         }
-        runnable.push(resolved.map(|_| request));
+        let attached = match resolved {
+            Ok(_) => state
+                .engine
+                .attach(&mut request)
+                .map_err(Unrunnable::Refused),
+            Err(refusal) => Err(Unrunnable::Persisted(refusal)),
+        };
+        runnable.push(attached.map(|()| request));
     }
     let names: Vec<Option<String>> = runnable
         .iter_mut()
         .map(|request| request.as_mut().ok().and_then(operation_name))
         .collect();
     request_log::record_operations(&names);
-    if let ([Err(refusal)], false) = (runnable.as_slice(), batched) {
+    if let ([Err(Unrunnable::Persisted(refusal))], false) = (runnable.as_slice(), batched) {
         metrics.operation(None, Outcome::rejected, started.elapsed());
         return persisted_query_refusal(*refusal);
     }
@@ -156,7 +160,10 @@ pub async fn handle(
                         let request = with_data(&state.app, caller, request);
                         state.engine.execute(request, caller).await
                     }
-                    Err(refusal) => Response::from_errors(vec![refusal.into_error()]),
+                    Err(Unrunnable::Persisted(refusal)) => {
+                        Response::from_errors(vec![refusal.into_error()])
+                    }
+                    Err(Unrunnable::Refused(error)) => Response::from_errors(vec![error]),
                 };
                 metrics.operation(name.as_deref(), outcome(&response), started.elapsed());
                 response
@@ -171,6 +178,14 @@ pub async fn handle(
         }
     };
     send(&headers, kind, prepare(&headers, kind, &response))
+}
+
+/// Why an operation of the request cannot run at all.
+enum Unrunnable {
+    /// It names a persisted query that cannot be used.
+    Persisted(persisted::Refusal),
+    /// Its text was refused before parsing.
+    Refused(ServerError),
 }
 
 /// An anonymous query: served from the shared cache when an entry is

@@ -21,7 +21,7 @@ use async_graphql::{
     parser::types::OperationType,
 };
 use axum::extract::ws::Message;
-use futures_util::{StreamExt, stream};
+use futures_util::{StreamExt, future::ready, stream};
 use sea_orm::DatabaseConnection;
 use tokio::{sync::Notify, task::AbortHandle, time::Duration};
 
@@ -144,8 +144,11 @@ impl Executor for SharingExecutor {
         let session_data = session_data.unwrap_or_default();
         let engine = self.connection.engine.clone();
         let caller = self.connection.caller;
-        engine.attach(&mut request);
+        let attached = engine.attach(&mut request);
         let id = lock(&self.connection.operation_id).take();
+        if let Err(refusal) = attached {
+            return stream::once(ready(Response::from_errors(vec![refusal]))).boxed();
+        }
         let subscription = operation_type(&mut request) == Some(OperationType::Subscription);
         let (Some(id), true) = (id, subscription) else {
             return engine.execute_stream(request, session_data, caller);

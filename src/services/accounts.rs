@@ -8,7 +8,7 @@ use sea_orm::{
     QueryFilter, Set, sea_query::Expr,
 };
 
-use super::{ServiceError, ServiceResult, now, require_viewer, throttle::LoginThrottle};
+use super::{ServiceError, ServiceResult, now, require_viewer, throttle::AccountThrottle};
 use crate::{
     auth::{
         password,
@@ -27,7 +27,7 @@ use crate::{
 pub struct AuthSettings {
     pub keys: TokenKeys,
     pub refresh_ttl: Duration,
-    pub throttle: LoginThrottle,
+    pub throttle: AccountThrottle,
 }
 
 /// A logged-in session handed to the client.
@@ -47,11 +47,14 @@ pub struct Registration {
 const BAD_CREDENTIALS: &str = "invalid email or password";
 const BAD_REFRESH_TOKEN: &str = "the refresh token is invalid, expired or revoked";
 
+/// A registration from `address` (the client's IP, when known).
 pub async fn register(
     db: &DatabaseConnection,
     auth: &AuthSettings,
     registration: Registration,
+    address: Option<IpAddr>,
 ) -> ServiceResult<Session> {
+    auth.throttle.begin_registration(address).await?;
     let password_hash = password::hash(&registration.password).await?;
     let now = now();
     let txn = db::begin_write(db).await?;
@@ -80,7 +83,7 @@ pub async fn login(
     password: &str,
     address: Option<IpAddr>,
 ) -> ServiceResult<Session> {
-    auth.throttle.check(email, address).await?;
+    auth.throttle.begin_login(email, address).await?;
     // An unparseable email cannot belong to an account; treat it like an
     // unknown one (same error, same hashing work) rather than as bad input.
     let found = match Email::parse(email) {
@@ -95,10 +98,9 @@ pub async fn login(
     let stored = found.as_ref().map(|user| user.password_hash.clone());
     let verified = password::verify(password, stored).await?;
     let Some(user) = found.filter(|_| verified) else {
-        auth.throttle.record_failure(email, address).await;
         return Err(ServiceError::Unauthenticated(BAD_CREDENTIALS));
     };
-    auth.throttle.record_success(email).await;
+    auth.throttle.login_succeeded(email, address).await;
     let txn = db::begin_write(db).await?;
     let session = start_session(&txn, auth, user).await?;
     txn.commit().await?;

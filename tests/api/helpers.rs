@@ -140,6 +140,9 @@ pub fn settings(database_url: &str) -> ServeSettings {
         max_body_bytes: 64 * 1024,
         login_failures_per_account: 10,
         login_failures_per_address: 100,
+        // Tests register many users from one address; the throttle's own
+        // test sets its budget.
+        registrations_per_address: 10_000,
         login_window: 900,
         trust_forwarded_for: false,
         dataloader_delay_us: 1000,
@@ -148,6 +151,7 @@ pub fn settings(database_url: &str) -> ServeSettings {
         max_aliases: 50,
         max_root_fields: 20,
         max_fields: 2_000,
+        max_tokens: folio::graphql::DEFAULT_MAX_TOKENS,
         max_batch: 10,
         skip_migrations: false,
         apq_ttl: 3600,

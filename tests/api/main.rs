@@ -20,6 +20,7 @@ mod hostile_input;
 mod http;
 mod http_cache;
 mod limits;
+mod linear_analysis;
 mod logs;
 mod metrics;
 mod migrations;

@@ -79,7 +79,7 @@ pub async fn close_code(socket: &mut Socket) -> u16 {
     .expect("closed within 10 s")
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await

@@ -164,3 +164,171 @@ async fn the_cli_promotes_the_first_admin() {
     let granted = app.query_as(&first, set_role, json!({})).await;
     assert_eq!(data(&granted)["setUserRole"]["role"], "MODERATOR");
 }
+
+/// Answers to `logins` sent at once: how many had their password checked
+/// (every answer but RATE_LIMITED), and whether the right one got in.
+fn evaluated(answers: &[Value]) -> (usize, bool) {
+    let checked = answers
+        .iter()
+        .filter(|answer| answer["errors"][0]["extensions"]["code"] != "RATE_LIMITED")
+        .count();
+    let accepted = answers
+        .iter()
+        .any(|answer| answer["data"]["login"]["user"]["username"].is_string());
+    (checked, accepted)
+}
+
+#[tokio::test]
+async fn concurrent_guesses_are_counted_before_any_password_is_checked() {
+    let app = spawn_app_with(|s| s.login_failures_per_account = 10).await;
+    app.register("besieged").await;
+    // 39 wrong guesses and then the right password, all at once.
+    let guesses = (0..40).map(|i| {
+        let password = if i == 39 {
+            GOOD_PASSWORD
+        } else {
+            "wrong password!"
+        };
+        login(&app, "besieged@example.com", password, None)
+    });
+    let answers: Vec<Value> = futures_util::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|(answer, _)| answer)
+        .collect();
+    let (checked, _) = evaluated(&answers);
+    assert!(checked <= 10, "{checked} passwords were checked");
+}
+
+#[tokio::test]
+async fn logins_over_one_websocket_and_in_batches_share_the_address_budget() {
+    use crate::subscriptions::{open, receive, send};
+
+    let app = spawn_app_with(|s| {
+        s.login_failures_per_address = 100;
+        s.max_batch = 10;
+    })
+    .await;
+    // 150 operations on one socket, each guessing at another account.
+    let mut socket = open(
+        &app.address,
+        "/graphql/ws",
+        "graphql-transport-ws",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    for i in 0..150 {
+        send(
+            &mut socket,
+            json!({ "id": i.to_string(), "type": "subscribe", "payload": {
+                "query": LOGIN,
+                "variables": { "email": format!("ws{i}@example.com"), "password": "wrong password!" } } }),
+        )
+        .await;
+    }
+    let mut answers = Vec::new();
+    while answers.len() < 150 {
+        let message = receive(&mut socket).await;
+        if message["type"] == "next" {
+            answers.push(message["payload"].clone());
+        }
+    }
+    let (over_socket, _) = evaluated(&answers);
+    assert!(over_socket <= 100, "{over_socket} passwords were checked");
+    // The address has nothing left, in batches too.
+    let batch: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({ "query": LOGIN, "variables": {
+            "email": format!("batch{i}@example.com"), "password": "wrong password!" } })
+        })
+        .collect();
+    let (_, answered) = app.post(None, Value::Array(batch)).await;
+    let (in_batch, _) = evaluated(answered.as_array().unwrap());
+    assert_eq!(over_socket + in_batch, 100);
+}
+
+#[tokio::test]
+async fn concurrent_guesses_on_two_instances_share_one_budget_with_redis() {
+    if std::env::var("FOLIO_TEST_REDIS_URL").is_ok_and(|url| !url.is_empty()) {
+        let prefix = format!("folio-test:{}:shared:", uuid::Uuid::new_v4().simple());
+        let configure = |s: &mut folio::config::ServeSettings| {
+            s.login_failures_per_account = 10;
+            s.redis_prefix = prefix.clone();
+        };
+        let first = spawn_app_with(configure).await;
+        let second = spawn_app_with(configure).await;
+        let guesses = (0..40).map(|i| {
+            let app = if i % 2 == 0 { &first } else { &second };
+            login(app, "everywhere@example.com", "wrong password!", None)
+        });
+        let answers: Vec<Value> = futures_util::future::join_all(guesses)
+            .await
+            .into_iter()
+            .map(|(answer, _)| answer)
+            .collect();
+        let (checked, _) = evaluated(&answers);
+        assert_eq!(checked, 10, "{checked} passwords were checked");
+    }
+}
+
+#[tokio::test]
+async fn registration_is_throttled_per_address() {
+    let app = spawn_app_with(|s| s.registrations_per_address = 5).await;
+    app.register("first").await;
+    // Probing which emails have accounts: CONFLICT, until the budget is spent.
+    let mut codes = Vec::new();
+    for i in 0..6 {
+        let answer = app
+            .query(
+                "mutation($input: RegisterInput!) { register(input: $input) { accessToken } }",
+                json!({ "input": { "username": format!("probe{i}"), "email": "first@example.com",
+                    "password": "another long passphrase" } }),
+            )
+            .await;
+        codes.push(code(&answer));
+    }
+    assert_eq!(codes[..4], ["CONFLICT"; 4], "{codes:?}");
+    assert_eq!(codes[4..], ["RATE_LIMITED"; 2], "{codes:?}");
+}
+
+/// The process's peak resident memory, in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmHWM:"))
+        .unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+#[tokio::test]
+async fn concurrent_logins_hash_a_few_at_a_time() {
+    let app = spawn_app_with(|s| {
+        s.login_failures_per_account = 1_000;
+        s.login_failures_per_address = 1_000;
+    })
+    .await;
+    app.register("popular").await;
+    let before = peak_rss();
+    let logins = (0..80).map(|_| login(&app, "popular@example.com", "wrong password!", None));
+    let answers: Vec<Value> = futures_util::future::join_all(logins)
+        .await
+        .into_iter()
+        .map(|(answer, _)| answer)
+        .collect();
+    assert!(
+        answers
+            .iter()
+            .all(|answer| code(answer) == "UNAUTHENTICATED")
+    );
+    // Unbounded, 80 hashes of 19 MiB each ran at once (1.5 GiB); bounded
+    // to one per core, they need tens of MiB.
+    let grown = peak_rss().saturating_sub(before);
+    assert!(
+        grown < 400 * 1024 * 1024,
+        "peak memory grew by {grown} bytes"
+    );
+}
