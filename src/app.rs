@@ -68,6 +68,8 @@ pub struct HttpState {
     pub exporter: Exporter,
     /// Refuse GET operations a page on another site could have sent.
     pub csrf_prevention: bool,
+    /// The largest request body, and WebSocket message.
+    pub max_body_bytes: usize,
 }
 
 /// What lets a stopping server end its long-lived connections: HTTP
@@ -98,6 +100,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     lifecycle: Lifecycle,
+    connection_limits: http::serve::ConnectionLimits,
     pub state: AppState,
 }
 
@@ -203,6 +206,7 @@ impl Application {
                 subscriptions,
                 exporter,
                 csrf_prevention: settings.csrf_prevention,
+                max_body_bytes: settings.max_body_bytes,
             },
             &settings,
             Edge {
@@ -217,6 +221,7 @@ impl Application {
             listener,
             router,
             lifecycle,
+            connection_limits: settings.connection_limits(),
             state,
         })
     }
@@ -245,16 +250,12 @@ impl Application {
             stopping,
             connections,
         } = self.lifecycle;
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let signal = stopping.clone();
+        tokio::spawn(async move {
             stop.await;
-            stopping.cancel();
-        })
-        .await?;
+            signal.cancel();
+        });
+        http::serve::serve(self.listener, self.router, self.connection_limits, stopping).await;
         connections.close();
         if tokio::time::timeout(CONNECTIONS_GRACE, connections.wait())
             .await

@@ -207,6 +207,29 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub metrics: bool,
 
+    /// Most connections open at once, WebSockets included; more are
+    /// answered 503 and closed. Defaults to the file-descriptor limit
+    /// (raised to its hard maximum at start) less a reserve for the
+    /// database pool, Redis and files.
+    #[arg(long, env = "FOLIO_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// Seconds a client has to send a request's head (line and headers)
+    /// once the connection waits for one.
+    #[arg(long, env = "FOLIO_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+
+    /// Seconds a keep-alive connection may sit idle after a response.
+    /// Behind a load balancer, keep it above the balancer's own idle
+    /// timeout, so the balancer closes first.
+    #[arg(long, env = "FOLIO_KEEP_ALIVE_TIMEOUT", default_value_t = 30)]
+    pub keep_alive_timeout: u64,
+
+    /// Largest request head (request line and headers) in bytes; larger
+    /// ones get 431. Node allows 16 KiB, nginx 32 KiB.
+    #[arg(long, env = "FOLIO_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    pub max_header_bytes: usize,
+
     #[command(flatten)]
     pub websocket: WebSocketSettings,
 }
@@ -229,6 +252,12 @@ pub struct WebSocketSettings {
     /// delay anyone else.
     #[arg(long, env = "FOLIO_WS_BUFFER", default_value_t = 256)]
     pub ws_buffer: usize,
+
+    /// Operations one connection may have running at once (subscriptions,
+    /// and queries or mutations not yet answered); more are refused with
+    /// RATE_LIMITED until some end.
+    #[arg(long, env = "FOLIO_WS_MAX_OPERATIONS", default_value_t = 100)]
+    pub ws_max_operations: usize,
 }
 
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -320,6 +349,24 @@ impl ServeSettings {
             })
             .collect::<Result<_, _>>()
             .map(AllowedOrigins::List)
+    }
+
+    /// The bounds on connections. Raises this process's soft limit on open
+    /// files to its hard limit (as nginx's `worker_rlimit_nofile` does),
+    /// and by default admits as many connections as that leaves room for.
+    pub fn connection_limits(&self) -> crate::http::serve::ConnectionLimits {
+        // Descriptors kept for the database pool, Redis, logs and files.
+        const RESERVED: u64 = 64;
+        let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+        let room = files.saturating_sub(RESERVED + u64::from(self.database.db_max_connections));
+        crate::http::serve::ConnectionLimits {
+            max_connections: self
+                .max_connections
+                .unwrap_or_else(|| usize::try_from(room.max(1)).unwrap_or(usize::MAX)),
+            header_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout.max(1)),
+            max_header_bytes: self.max_header_bytes,
+        }
     }
 
     /// The request deadline, if any.

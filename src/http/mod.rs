@@ -11,5 +11,6 @@ pub mod outbox;
 pub mod persisted;
 pub mod playground;
 pub mod request_log;
+pub mod serve;
 pub mod subscriptions;
 pub mod timeout;

@@ -12,7 +12,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
 };
 
@@ -117,6 +117,32 @@ pub struct Connection {
     pub outbox: Outbox,
     /// The id of the operation message async-graphql is handling.
     pub operation_id: Arc<Mutex<Option<String>>>,
+    /// How many operations the connection has running, and how many it
+    /// may: each running subscription is work on every event, however
+    /// its cost was charged when it started.
+    pub running: Arc<AtomicUsize>,
+    pub max_running: usize,
+}
+
+/// One of a connection's running operations, until its stream is dropped.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(connection: &Connection) -> Option<Self> {
+        let counter = &connection.running;
+        let admitted = counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |running| {
+                (running < connection.max_running).then_some(running + 1)
+            })
+            .is_ok();
+        admitted.then(|| Self(counter.clone()))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Runs a connection's operations, joining subscriptions to an identical
@@ -142,13 +168,40 @@ impl Executor for SharingExecutor {
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let session_data = session_data.unwrap_or_default();
-        let engine = self.connection.engine.clone();
-        let caller = self.connection.caller;
+        let engine = &self.connection.engine;
         let attached = engine.attach(&mut request);
         let id = lock(&self.connection.operation_id).take();
         if let Err(refusal) = attached {
             return stream::once(ready(Response::from_errors(vec![refusal]))).boxed();
         }
+        let Some(running) = Running::start(&self.connection) else {
+            let refusal = crate::graphql::errors::coded(
+                format!(
+                    "a connection may run at most {} operations at once",
+                    self.connection.max_running
+                ),
+                crate::graphql::errors::RATE_LIMITED,
+            );
+            return stream::once(ready(Response::from_errors(vec![refusal]))).boxed();
+        };
+        self.run(request, session_data, id)
+            .map(move |response| {
+                let _running = &running;
+                response
+            })
+            .boxed()
+    }
+}
+
+impl SharingExecutor {
+    fn run(
+        &self,
+        mut request: Request,
+        session_data: Arc<Data>,
+        id: Option<String>,
+    ) -> BoxStream<'static, Response> {
+        let engine = self.connection.engine.clone();
+        let caller = self.connection.caller;
         let subscription = operation_type(&mut request) == Some(OperationType::Subscription);
         let (Some(id), true) = (id, subscription) else {
             return engine.execute_stream(request, session_data, caller);

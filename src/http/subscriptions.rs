@@ -5,7 +5,7 @@
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use std::future::ready;
@@ -83,6 +83,10 @@ pub async fn handle(
         // Most subscription traffic is small; the default 128 KiB read
         // buffer per connection would dominate memory at 10k subscribers.
         .read_buffer_size(READ_BUFFER)
+        // A message is a request: it may be as large as a request body,
+        // and no larger, before `connection_init` as after it.
+        .max_message_size(state.max_body_bytes)
+        .max_frame_size(state.max_body_bytes)
         .on_upgrade(move |socket| {
             lifecycle
                 .connections
@@ -113,6 +117,8 @@ enum Ending {
     Stalled,
     /// The server is shutting down.
     ShuttingDown,
+    /// The client sent nothing, not even a pong, for three keep-alives.
+    Idle,
 }
 
 /// Runs one connection. The handshake is checked here rather than in
@@ -188,13 +194,18 @@ async fn serve(
         protocol: kind,
         outbox: outbox.clone(),
         operation_id: operation_id.clone(),
+        running: Arc::default(),
+        max_running: settings.ws_max_operations,
     });
     // async-graphql still answers the `connection_init` it is replayed. It
     // handles each message as soon as it reads it, so noting the id of each
     // `subscribe` here tells the executor which operation it is running.
+    let heard = Arc::new(Mutex::new(Instant::now()));
+    let last_heard = heard.clone();
     let replayed = stream::once(ready(Ok(Message::Text(first.into()))))
         .chain(stream)
         .inspect(move |message| {
+            *lock(&last_heard) = Instant::now();
             if let Ok(Message::Text(text)) = message
                 && let Some(id) = operation_id_of(text)
             {
@@ -206,9 +217,6 @@ async fn serve(
         .with(move |message| ready(Ok::<_, outbox::Stalled>(protocol_close(kind, message))));
     let session = GraphQLWebSocket::new_with_pair(protocol_sink, replayed, executor, protocol)
         .with_data(data)
-        // An idle limit, not a ping: graphql-ws clients answer our pings with
-        // pongs, which keep a live connection under it.
-        .keepalive_timeout((kind == WebSocketProtocols::GraphQLWS).then_some(3 * keepalive))
         .serve();
     let mut writer = Writer::spawn(sink, queue);
     let ending = tokio::select! {
@@ -217,6 +225,7 @@ async fn serve(
         never = keep_alive(&outbox, kind, keepalive) => match never {},
         () = outbox.until_stalled() => Ending::Stalled,
         () = lifecycle.stopping.cancelled() => Ending::ShuttingDown,
+        () = silent_for(&heard, 3 * keepalive) => Ending::Idle,
     };
     let closing = match ending {
         Ending::Finished => Closing::Drain,
@@ -226,8 +235,24 @@ async fn serve(
             Closing::Close(1013, "Subscriber too slow")
         }
         Ending::ShuttingDown => Closing::Close(1001, "Server shutting down"),
+        Ending::Idle => Closing::Close(1001, "Idle timeout"),
     };
     writer.finish(closing).await;
+}
+
+/// Completes once nothing has been heard from the client for `limit`. Both
+/// protocols get the same idle limit: graphql-ws clients answer the
+/// server's `ping` with `pong`, and every WebSocket client answers the
+/// WebSocket-level ping sent beside the legacy `ka`, so a live client
+/// always has something to show within three keep-alives.
+async fn silent_for(heard: &Mutex<Instant>, limit: Duration) {
+    loop {
+        let deadline = *lock(heard) + limit;
+        if deadline <= Instant::now() {
+            return;
+        }
+        tokio::time::sleep_until(deadline.into()).await;
+    }
 }
 
 /// Queues the protocol's keep-alive message every `interval`, so proxies
@@ -247,6 +272,11 @@ async fn keep_alive(
     loop {
         ticks.tick().await;
         let _ = outbox.offer(Message::Text(message.into()));
+        // The legacy protocol has no message a client answers; a
+        // WebSocket ping it answers at the transport level.
+        if kind == WebSocketProtocols::SubscriptionsTransportWS {
+            let _ = outbox.offer(Message::Ping(Default::default()));
+        }
     }
 }
 

@@ -166,10 +166,15 @@ pub fn settings(database_url: &str) -> ServeSettings {
         csrf_prevention: true,
         request_timeout: 30.0,
         compression: true,
+        max_connections: None,
+        header_timeout: 10,
+        keep_alive_timeout: 30,
+        max_header_bytes: 32 * 1024,
         websocket: WebSocketSettings {
             ws_init_timeout: 10,
             ws_keepalive: 15,
             ws_buffer: 256,
+            ws_max_operations: 100,
         },
     }
 }

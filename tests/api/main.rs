@@ -12,6 +12,7 @@ mod authorization;
 mod binary;
 mod comments;
 mod concurrent_writers;
+mod connections;
 mod database_faults;
 mod events;
 mod hardening;
