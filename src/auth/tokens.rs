@@ -1,4 +1,6 @@
-//! Access tokens are short-lived HS256 JWTs carrying only the user id.
+//! Access tokens are short-lived HS256 JWTs carrying the user id and the
+//! session (the refresh-token row) they were issued with, so ending the
+//! session ends its access tokens at once.
 //! Refresh tokens are 256 random bits handed to the client once; the server
 //! keeps only their SHA-256, so a database leak yields no usable token.
 
@@ -11,8 +13,17 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
+    sid: i64,
     iat: i64,
     exp: i64,
+}
+
+/// What a valid access token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: i64,
+    pub session_id: i64,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,12 +55,18 @@ impl TokenKeys {
         }
     }
 
-    /// A signed access token for `user_id` and the moment it expires.
-    pub fn issue_access(&self, user_id: i64) -> Result<(String, DateTime<Utc>), TokenError> {
+    /// A signed access token for `user_id` in session `session_id`, and
+    /// the moment it expires.
+    pub fn issue_access(
+        &self,
+        user_id: i64,
+        session_id: i64,
+    ) -> Result<(String, DateTime<Utc>), TokenError> {
         let now = Utc::now();
         let expires_at = now + self.access_ttl;
         let claims = Claims {
             sub: user_id.to_string(),
+            sid: session_id,
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
         };
@@ -57,11 +74,15 @@ impl TokenKeys {
         Ok((token, expires_at))
     }
 
-    /// The user id of a valid, unexpired access token.
-    pub fn verify_access(&self, token: &str) -> Result<i64, TokenError> {
+    /// The claims of a valid, unexpired access token.
+    pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| TokenError::Invalid)?;
-        data.claims.sub.parse().map_err(|_| TokenError::Invalid)
+        Ok(AccessClaims {
+            user_id: data.claims.sub.parse().map_err(|_| TokenError::Invalid)?,
+            session_id: data.claims.sid,
+            expires_at: DateTime::from_timestamp(data.claims.exp, 0).ok_or(TokenError::Invalid)?,
+        })
     }
 }
 
@@ -96,8 +117,9 @@ mod tests {
             b"a-secret-of-enough-length-for-tests!",
             Duration::minutes(15),
         );
-        let (token, expires_at) = keys.issue_access(7).unwrap();
-        assert_eq!(keys.verify_access(&token).unwrap(), 7);
+        let (token, expires_at) = keys.issue_access(7, 3).unwrap();
+        let claims = keys.verify_access(&token).unwrap();
+        assert_eq!((claims.user_id, claims.session_id), (7, 3));
         assert!(expires_at > Utc::now() + Duration::minutes(14));
         let other = TokenKeys::new(
             b"another-secret-of-enough-length!!!!",
@@ -113,7 +135,7 @@ mod tests {
             b"a-secret-of-enough-length-for-tests!",
             Duration::minutes(-10),
         );
-        let (token, _) = keys.issue_access(7).unwrap();
+        let (token, _) = keys.issue_access(7, 3).unwrap();
         assert!(keys.verify_access(&token).is_err());
     }
 

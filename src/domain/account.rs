@@ -54,7 +54,10 @@ impl Email {
     }
 }
 
-/// A new password: 8–128 characters. Never trimmed: spaces are part of it.
+/// A new password: 8–128 characters, and not easy to guess: zxcvbn (the
+/// estimator Dropbox maintains, with the common-password, name and word
+/// lists) must rate it at least 3 of 4, "safely unguessable" by an online
+/// attacker. Never trimmed: spaces are part of it.
 #[derive(Clone)]
 pub struct Password(String);
 
@@ -71,6 +74,12 @@ impl Password {
             return Err(ValidationError::new(
                 "password",
                 "password must be at most 128 characters",
+            ));
+        }
+        if zxcvbn::zxcvbn(value, &[]).score() < zxcvbn::Score::Three {
+            return Err(ValidationError::new(
+                "password",
+                "password is too easy to guess: it is common, or a simple pattern; a few unrelated words make a strong one",
             ));
         }
         Ok(Self(value.to_owned()))
@@ -153,7 +162,16 @@ mod tests {
     fn passwords_have_length_bounds_and_hide_in_debug() {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse(&"x".repeat(129)).is_err());
-        let password = Password::parse("correct horse").unwrap();
+        for weak in [
+            "password",
+            "aaaaaaaa",
+            "12345678",
+            "qwertyuiop",
+            "Password1!",
+        ] {
+            assert!(Password::parse(weak).is_err(), "{weak}");
+        }
+        let password = Password::parse("correct horse battery staple").unwrap();
         assert_eq!(format!("{password:?}"), "Password(***)");
     }
 

@@ -27,6 +27,11 @@ pub enum Event {
     ArticlePublished { article_id: i64, author_id: i64 },
     #[serde(rename_all = "camelCase")]
     FavoritesChanged { article_id: i64 },
+    /// What a user may do changed (a logout, a new password or email, a
+    /// new role): their open sockets check their authority again. Not a
+    /// live update: it goes to `account_changes`, not to subscriptions.
+    #[serde(rename_all = "camelCase")]
+    AccountChanged { user_id: i64 },
 }
 
 impl Event {
@@ -36,6 +41,7 @@ impl Event {
             Self::CommentAdded { .. } => "commentAdded",
             Self::ArticlePublished { .. } => "articlePublished",
             Self::FavoritesChanged { .. } => "favoritesChanged",
+            Self::AccountChanged { .. } => "accountChanged",
         }
     }
 
@@ -51,9 +57,43 @@ impl Event {
 /// How many events a local receiver may lag behind before it misses some.
 const LOCAL_CAPACITY: usize = 4_096;
 
+/// Where a received event goes in this process: live updates to
+/// subscriptions, account changes to the sockets that watch them (so a
+/// comment does not wake every socket, nor a logout every subscription).
+#[derive(Clone)]
+struct Local {
+    events: broadcast::Sender<Arc<Event>>,
+    accounts: broadcast::Sender<i64>,
+}
+
+impl Local {
+    fn new() -> Self {
+        Self {
+            events: broadcast::channel(LOCAL_CAPACITY).0,
+            accounts: broadcast::channel(LOCAL_CAPACITY).0,
+        }
+    }
+
+    /// No receivers is not an error: nobody is listening yet.
+    fn deliver(&self, event: Event) {
+        match event {
+            Event::AccountChanged { user_id } => {
+                let _ = self.accounts.send(user_id);
+            }
+            event => {
+                let _ = self.events.send(Arc::new(event));
+            }
+        }
+    }
+
+    fn receivers(&self) -> usize {
+        self.events.receiver_count() + self.accounts.receiver_count()
+    }
+}
+
 #[derive(Clone)]
 pub struct EventBus {
-    local: broadcast::Sender<Arc<Event>>,
+    local: Local,
     redis: Option<(RedisStore, Arc<str>)>,
     metrics: Metrics,
 }
@@ -62,7 +102,7 @@ impl EventBus {
     /// Events stay within this process.
     pub fn in_process(metrics: Metrics) -> Self {
         Self {
-            local: broadcast::channel(LOCAL_CAPACITY).0,
+            local: Local::new(),
             redis: None,
             metrics,
         }
@@ -72,7 +112,7 @@ impl EventBus {
     /// arrives there to this process's subscribers, resubscribing after a
     /// lost connection.
     pub fn redis(client: redis::Client, publisher: RedisStore, metrics: Metrics) -> Self {
-        let local = broadcast::channel(LOCAL_CAPACITY).0;
+        let local = Local::new();
         let channel: Arc<str> = Arc::from(publisher.key("events"));
         tokio::spawn(relay(
             client,
@@ -88,7 +128,12 @@ impl EventBus {
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.local.subscribe()
+        self.local.events.subscribe()
+    }
+
+    /// The ids of users whose authority changed, on any instance.
+    pub fn account_changes(&self) -> broadcast::Receiver<i64> {
+        self.local.accounts.subscribe()
     }
 
     /// Publishes `event`. Delivery is best effort: a failed publish is logged,
@@ -96,10 +141,7 @@ impl EventBus {
     pub async fn publish(&self, event: Event) {
         self.metrics.event_published(event.name());
         match &self.redis {
-            None => {
-                // No receivers is not an error: nobody is listening yet.
-                let _ = self.local.send(Arc::new(event));
-            }
+            None => self.local.deliver(event),
             Some((publisher, channel)) => {
                 let payload = match serde_json::to_string(&event) {
                     Ok(payload) => payload,
@@ -121,26 +163,21 @@ impl EventBus {
                 // (pub/sub keeps nothing), which the outage log and the
                 // failure count record.
                 if published.is_err() {
-                    let _ = self.local.send(Arc::new(event));
+                    self.local.deliver(event);
                 }
             }
         }
     }
 }
 
-async fn relay(
-    client: redis::Client,
-    channel: Arc<str>,
-    local: broadcast::Sender<Arc<Event>>,
-    metrics: Metrics,
-) {
+async fn relay(client: redis::Client, channel: Arc<str>, local: Local, metrics: Metrics) {
     let mut backoff = Duration::from_millis(100);
     loop {
         match listen(&client, &channel, &local, &metrics).await {
             Ok(()) => tracing::warn!("Redis event subscription ended; resubscribing"),
             Err(err) => tracing::warn!(error = %err, "Redis event subscription failed; retrying"),
         }
-        if local.receiver_count() == 0 && Arc::strong_count(&channel) == 1 {
+        if local.receivers() == 0 && Arc::strong_count(&channel) == 1 {
             // The bus is gone; nobody can publish or subscribe any more.
             return;
         }
@@ -152,7 +189,7 @@ async fn relay(
 async fn listen(
     client: &redis::Client,
     channel: &str,
-    local: &broadcast::Sender<Arc<Event>>,
+    local: &Local,
     metrics: &Metrics,
 ) -> redis::RedisResult<()> {
     let mut pubsub = client.get_async_pubsub().await?;
@@ -163,7 +200,7 @@ async fn listen(
         match serde_json::from_str::<Event>(&payload) {
             Ok(event) => {
                 metrics.event_received();
-                let _ = local.send(Arc::new(event));
+                local.deliver(event);
             }
             Err(err) => tracing::warn!(error = %err, "ignoring a malformed event"),
         }

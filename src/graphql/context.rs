@@ -6,7 +6,10 @@ use std::{
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
-use super::loaders::{Loaders, PublicLoaders};
+use super::{
+    engine::Caller,
+    loaders::{Loaders, PublicLoaders},
+};
 use crate::{app::AppState, cache::responses::Scope, policy::Viewer};
 
 /// What one request carries: who is asking and that request's loaders. The
@@ -15,6 +18,8 @@ use crate::{app::AppState, cache::responses::Scope, policy::Viewer};
 /// cache between batches.
 pub struct RequestData {
     pub viewer: Option<Viewer>,
+    /// The session the viewer's token belongs to.
+    pub session: Option<i64>,
     /// The client's address, when known.
     pub client: Option<IpAddr>,
     pub loaders: Loaders,
@@ -24,11 +29,12 @@ pub struct RequestData {
 }
 
 impl RequestData {
-    pub fn new(state: &AppState, viewer: Option<Viewer>, client: Option<IpAddr>) -> Self {
+    pub fn new(state: &AppState, caller: Caller) -> Self {
         Self {
-            viewer,
-            client,
-            loaders: Loaders::new(state.db.clone(), viewer, state.dataloader_delay),
+            viewer: caller.viewer,
+            session: caller.session,
+            client: caller.client,
+            loaders: Loaders::new(state.db.clone(), caller.viewer, state.dataloader_delay),
             written: Mutex::default(),
         }
     }
@@ -36,15 +42,12 @@ impl RequestData {
     /// For a subscriber: viewer-independent loads go through `public`,
     /// shared with every other subscriber, so one event's loads for a
     /// thousand subscribers become one batch.
-    pub fn sharing(
-        public: Arc<PublicLoaders>,
-        viewer: Option<Viewer>,
-        client: Option<IpAddr>,
-    ) -> Self {
+    pub fn sharing(public: Arc<PublicLoaders>, caller: Caller) -> Self {
         Self {
-            viewer,
-            client,
-            loaders: Loaders::sharing(public, viewer),
+            viewer: caller.viewer,
+            session: caller.session,
+            client: caller.client,
+            loaders: Loaders::sharing(public, caller.viewer),
             written: Mutex::default(),
         }
     }

@@ -28,6 +28,8 @@ use crate::{
 #[derive(Clone, Copy, Default)]
 pub struct Caller {
     pub viewer: Option<Viewer>,
+    /// The session the viewer's token belongs to.
+    pub session: Option<i64>,
     pub client: Option<IpAddr>,
 }
 

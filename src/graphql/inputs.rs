@@ -120,6 +120,8 @@ pub struct UpdateViewerInput {
     pub bio: Option<String>,
     pub image: Option<String>,
     pub password: Option<String>,
+    /// Required to change `password` or `email`.
+    pub current_password: Option<String>,
 }
 
 impl TryFrom<UpdateViewerInput> for AccountChanges {
@@ -132,6 +134,7 @@ impl TryFrom<UpdateViewerInput> for AccountChanges {
             password: input.password.as_deref().map(Password::parse).transpose()?,
             bio: input.bio.as_deref().map(Bio::parse).transpose()?,
             image: input.image.as_deref().map(ImageUrl::parse).transpose()?,
+            current_password: input.current_password,
         })
     }
 }

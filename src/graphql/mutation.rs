@@ -82,19 +82,37 @@ impl MutationRoot {
 
     /// Ends the session of this refresh token; false when there was none.
     async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<bool, ServiceError> {
-        accounts::logout(ctx.db(), &refresh_token).await
+        let ended = accounts::logout(ctx.db(), &refresh_token).await?;
+        if let Some(user_id) = ended {
+            publish_event(ctx, Event::AccountChanged { user_id }).await;
+        }
+        Ok(ended.is_some())
     }
 
-    /// Changing the password ends every session of the account.
+    /// Changing the password or the email needs `currentPassword`. A new
+    /// password ends every other session of the account at once.
     async fn update_viewer(
         &self,
         ctx: &Context<'_>,
         input: UpdateViewerInput,
     ) -> Result<User, ServiceError> {
-        let changes = input.try_into()?;
-        Ok(accounts::update_viewer(ctx.db(), ctx.viewer(), changes)
-            .await?
-            .into())
+        let changes: accounts::AccountChanges = input.try_into()?;
+        let credentials_changed = changes.password.is_some() || changes.email.is_some();
+        let request = ctx.request();
+        let updated = accounts::update_viewer(
+            ctx.db(),
+            &ctx.state().auth,
+            ctx.viewer(),
+            request.session,
+            request.client,
+            changes,
+        )
+        .await?;
+        if credentials_changed {
+            let user_id = updated.id;
+            publish_event(ctx, Event::AccountChanged { user_id }).await;
+        }
+        Ok(updated.into())
     }
 
     async fn create_article(
@@ -211,10 +229,9 @@ impl MutationRoot {
         username: String,
         role: Role,
     ) -> Result<User, ServiceError> {
-        Ok(
-            users::set_role(ctx.db(), ctx.viewer(), &username, role.into())
-                .await?
-                .into(),
-        )
+        let user = users::set_role(ctx.db(), ctx.viewer(), &username, role.into()).await?;
+        let user_id = user.id;
+        publish_event(ctx, Event::AccountChanged { user_id }).await;
+        Ok(user.into())
     }
 }

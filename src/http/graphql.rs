@@ -26,11 +26,10 @@ use crate::{
         operation_type,
     },
     http::{
-        auth::{self, AuthError},
+        auth::{self, AuthError, Credential},
         caching, cross_origin, persisted, request_log,
     },
     metrics::{CacheLookup, Outcome, PersistedQuery},
-    policy::Viewer,
 };
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -77,10 +76,12 @@ pub async fn handle(
         }
     };
     let client = client_address(&state.app, peer, &headers);
-    let viewer = match authenticate(&state.app, &headers).await {
-        Ok(viewer) => viewer,
+    let credential = match authenticate(&state.app, &headers).await {
+        Ok(credential) => credential,
         Err(rejection) => return rejection,
     };
+    let viewer = credential.map(|credential| credential.viewer);
+    let session = credential.map(|credential| credential.session_id);
     let (requests, batched) = match request.into_inner() {
         BatchRequest::Single(request) => (vec![request], false),
         BatchRequest::Batch(requests) => (requests, true),
@@ -156,7 +157,11 @@ pub async fn handle(
             .map(|(request, name)| async {
                 let response = match request {
                     Ok(request) => {
-                        let caller = Caller { viewer, client };
+                        let caller = Caller {
+                            viewer,
+                            session,
+                            client,
+                        };
                         let request = with_data(&state.app, caller, request);
                         state.engine.execute(request, caller).await
                     }
@@ -232,6 +237,7 @@ async fn through_cache(
     let recorder = Arc::new(DependencyRecorder::default());
     let caller = Caller {
         viewer: None,
+        session: None,
         client,
     };
     let mut request = with_data(&state.app, caller, request).data(recorder.clone());
@@ -282,7 +288,7 @@ fn persisted_query_refusal(refusal: persisted::Refusal) -> HttpResponse {
 }
 
 fn with_data(state: &AppState, caller: Caller, request: Request) -> Request {
-    request.data(RequestData::new(state, caller.viewer, caller.client))
+    request.data(RequestData::new(state, caller))
 }
 
 /// The client's address: the TCP peer, or behind a trusted proxy the last
@@ -322,13 +328,13 @@ fn is_mutation(request: &mut Request) -> bool {
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<Viewer>, HttpResponse> {
+) -> Result<Option<Credential>, HttpResponse> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value.to_str().unwrap_or_default();
     match auth::viewer_from_bearer(state, value).await {
-        Ok(viewer) => Ok(Some(viewer)),
+        Ok(credential) => Ok(Some(credential)),
         Err(AuthError::Internal) => Err(error_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Internal server error",

@@ -25,7 +25,7 @@ use futures_util::{StreamExt, future::ready, stream};
 use sea_orm::DatabaseConnection;
 use tokio::{sync::Notify, task::AbortHandle, time::Duration};
 
-use super::outbox::Outbox;
+use super::{auth::Authority, outbox::Outbox};
 use crate::graphql::{Caller, Engine, PublicLoaders, operation_type};
 use crate::locks::lock;
 use crate::metrics::Metrics;
@@ -113,6 +113,9 @@ pub struct Connection {
     /// Who is connected: subscriptions are shared only between the same
     /// viewer's identical operations.
     pub caller: Caller,
+    /// The credential the caller connected with, checked again for every
+    /// operation it starts.
+    pub authority: Arc<Authority>,
     pub protocol: WebSocketProtocols,
     pub outbox: Outbox,
     /// The id of the operation message async-graphql is handling.
@@ -184,12 +187,35 @@ impl Executor for SharingExecutor {
             );
             return stream::once(ready(Response::from_errors(vec![refusal]))).boxed();
         };
-        self.run(request, session_data, id)
-            .map(move |response| {
-                let _running = &running;
-                response
-            })
-            .boxed()
+        let executor = self.clone();
+        let authority = self.connection.authority.clone();
+        stream::once(async move {
+            match authority.holds().await {
+                Ok(true) => executor.run(request, session_data, id),
+                Ok(false) => {
+                    // The socket closes (4403); this operation hears why.
+                    authority.revoke();
+                    let refusal = crate::graphql::errors::coded(
+                        "the credential of this connection no longer holds",
+                        crate::graphql::errors::UNAUTHENTICATED,
+                    );
+                    stream::once(ready(Response::from_errors(vec![refusal]))).boxed()
+                }
+                Err(err) => {
+                    let refusal = crate::graphql::errors::coded(
+                        err.to_string(),
+                        crate::graphql::errors::SERVICE_UNAVAILABLE,
+                    );
+                    stream::once(ready(Response::from_errors(vec![refusal]))).boxed()
+                }
+            }
+        })
+        .flatten()
+        .map(move |response| {
+            let _running = &running;
+            response
+        })
+        .boxed()
     }
 }
 

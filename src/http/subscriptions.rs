@@ -31,7 +31,7 @@ use crate::{
     app::HttpState,
     graphql::{Caller, RequestData},
     http::{
-        auth::{self, AuthError},
+        auth::{self, AuthError, Authority, Lost},
         multiplex::Connection,
         outbox::{self, Closing, Outbox, Writer, close},
     },
@@ -119,6 +119,8 @@ enum Ending {
     ShuttingDown,
     /// The client sent nothing, not even a pong, for three keep-alives.
     Idle,
+    /// The credential it was opened with no longer holds.
+    Lost(Lost),
 }
 
 /// Runs one connection. The handshake is checked here rather than in
@@ -155,10 +157,10 @@ async fn serve(
     let authorization = ["authorization", "Authorization"]
         .iter()
         .find_map(|key| init["payload"][key].as_str());
-    let viewer = match authorization {
+    let credential = match authorization {
         None => None,
         Some(value) => match auth::viewer_from_bearer(&app, value).await {
-            Ok(viewer) => Some(viewer),
+            Ok(credential) => Some(credential),
             Err(AuthError::Internal) => {
                 return close(&mut sink, 1011, "Internal server error").await;
             }
@@ -176,21 +178,21 @@ async fn serve(
             }
         },
     };
+    let caller = Caller {
+        viewer: credential.map(|credential| credential.viewer),
+        session: credential.map(|credential| credential.session_id),
+        client: Some(peer.ip()),
+    };
+    let authority = Arc::new(Authority::new(app.clone(), credential));
     let mut data = Data::default();
-    data.insert(RequestData::sharing(
-        subscriptions.loaders(),
-        viewer,
-        Some(peer.ip()),
-    ));
+    data.insert(RequestData::sharing(subscriptions.loaders(), caller));
     let keepalive = Duration::from_secs(settings.ws_keepalive.max(1));
     let (outbox, queue) = outbox::channel(settings.ws_buffer);
     let operation_id = Arc::new(Mutex::new(None));
     let executor = subscriptions.executor(Connection {
         engine,
-        caller: Caller {
-            viewer,
-            client: Some(peer.ip()),
-        },
+        caller,
+        authority: authority.clone(),
         protocol: kind,
         outbox: outbox.clone(),
         operation_id: operation_id.clone(),
@@ -226,6 +228,7 @@ async fn serve(
         () = outbox.until_stalled() => Ending::Stalled,
         () = lifecycle.stopping.cancelled() => Ending::ShuttingDown,
         () = silent_for(&heard, 3 * keepalive) => Ending::Idle,
+        lost = authority.lost() => Ending::Lost(lost),
     };
     let closing = match ending {
         Ending::Finished => Closing::Drain,
@@ -236,6 +239,10 @@ async fn serve(
         }
         Ending::ShuttingDown => Closing::Close(1001, "Server shutting down"),
         Ending::Idle => Closing::Close(1001, "Idle timeout"),
+        // graphql-ws's codes: 4401 tells the client to refresh its token,
+        // 4403 that this authority is gone.
+        Ending::Lost(Lost::Expired) => Closing::Close(4401, "Token expired"),
+        Ending::Lost(Lost::Revoked) => Closing::Close(4403, "Forbidden"),
     };
     writer.finish(closing).await;
 }

@@ -18,7 +18,7 @@ use crate::{
         self,
         entities::{session, user},
     },
-    domain::{Bio, Email, ImageUrl, Password, Username},
+    domain::{Bio, Email, ImageUrl, Password, Username, ValidationError},
     policy::Viewer,
 };
 
@@ -156,17 +156,18 @@ pub async fn refresh(
 }
 
 /// Ends the session (the whole family) that `refresh_token` belongs to.
-/// Answers whether there was a live session to end.
-pub async fn logout(db: &DatabaseConnection, refresh_token: &str) -> ServiceResult<bool> {
+/// Answers whose session ended, if a live one did.
+pub async fn logout(db: &DatabaseConnection, refresh_token: &str) -> ServiceResult<Option<i64>> {
     let hash = tokens::hash_refresh_token(refresh_token);
     let Some(current) = session::Entity::find()
         .filter(session::Column::TokenHash.eq(hash))
         .one(db)
         .await?
     else {
-        return Ok(false);
+        return Ok(None);
     };
-    Ok(revoke_family(db, &current.family_id).await? > 0)
+    let ended = revoke_family(db, &current.family_id).await? > 0;
+    Ok(ended.then_some(current.user_id))
 }
 
 /// Changes to the viewer's own account; `None` leaves a field as it is.
@@ -177,14 +178,43 @@ pub struct AccountChanges {
     pub password: Option<Password>,
     pub bio: Option<Bio>,
     pub image: Option<ImageUrl>,
+    /// The password the account has now: needed to change the password or
+    /// the email, so a stolen access token cannot take the account over.
+    pub current_password: Option<String>,
 }
 
+/// Changes the viewer's account. `session` is the one the request came
+/// with: a new password ends every other session, not the one that set
+/// it. Checking the current password counts as a login attempt.
 pub async fn update_viewer(
     db: &DatabaseConnection,
+    auth: &AuthSettings,
     viewer: Option<&Viewer>,
+    session: Option<i64>,
+    address: Option<IpAddr>,
     changes: AccountChanges,
 ) -> ServiceResult<user::Model> {
     let viewer = require_viewer(viewer)?;
+    if changes.password.is_some() || changes.email.is_some() {
+        let stored = user::Entity::find_by_id(viewer.id)
+            .one(db)
+            .await?
+            .ok_or(ServiceError::NotFound("user"))?;
+        let Some(current_password) = &changes.current_password else {
+            return Err(ValidationError::new(
+                "currentPassword",
+                "changing the password or the email needs the current password",
+            )
+            .into());
+        };
+        auth.throttle.begin_login(&stored.email, address).await?;
+        if !password::verify(current_password, Some(stored.password_hash.clone())).await? {
+            return Err(
+                ValidationError::new("currentPassword", "the current password is wrong").into(),
+            );
+        }
+        auth.throttle.login_succeeded(&stored.email, address).await;
+    }
     let password_hash = match &changes.password {
         Some(password) => Some(password::hash(password).await?),
         None => None,
@@ -209,13 +239,24 @@ pub async fn update_viewer(
     }
     if let Some(hash) = password_hash {
         model.password_hash = Set(hash);
-        // A new password ends every existing login, including a thief's.
-        session::Entity::update_many()
+        // A new password ends every other login, including a thief's, and
+        // their access tokens with them; the session that changed it goes
+        // on.
+        let keep = match session {
+            Some(session) => session::Entity::find_by_id(session)
+                .one(&txn)
+                .await?
+                .map(|session| session.family_id),
+            None => None,
+        };
+        let mut others = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::val(now()))
             .filter(session::Column::UserId.eq(viewer.id))
-            .filter(session::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
+            .filter(session::Column::RevokedAt.is_null());
+        if let Some(family) = keep {
+            others = others.filter(session::Column::FamilyId.ne(family));
+        }
+        others.exec(&txn).await?;
     }
     model.updated_at = Set(now());
     let updated = model.update(&txn).await.map_err(account_conflict)?;
@@ -249,7 +290,7 @@ async fn issue<C: ConnectionTrait>(
 ) -> ServiceResult<Session> {
     let (refresh_token, token_hash) = tokens::new_refresh_token();
     let now = now();
-    session::ActiveModel {
+    let session = session::ActiveModel {
         user_id: Set(user.id),
         family_id: Set(family_id),
         token_hash: Set(token_hash),
@@ -259,7 +300,7 @@ async fn issue<C: ConnectionTrait>(
     }
     .insert(db)
     .await?;
-    let (access_token, expires_at) = auth.keys.issue_access(user.id)?;
+    let (access_token, expires_at) = auth.keys.issue_access(user.id, session.id)?;
     Ok(Session {
         access_token,
         refresh_token,

@@ -561,22 +561,21 @@ pub async fn create(
     Ok(article)
 }
 
-/// Inserts under `base`, or `base-xxxxxx` when that slug is taken. Each try
-/// runs in a savepoint because a failed statement aborts a Postgres
-/// transaction; relying on the unique index (not a prior SELECT) keeps two
-/// concurrent writers of the same title from both getting one slug.
+/// Inserts under `base-xxxxxx`, a fresh random suffix on each try. Every
+/// slug has the suffix, so a slug never shows whether its title was taken:
+/// a bare `base` for the first article would tell anyone that a `base-…`
+/// had a hidden draft before it. Each try runs in a savepoint because a
+/// failed statement aborts a Postgres transaction; relying on the unique
+/// index (not a prior SELECT) keeps two concurrent writers of the same
+/// title from both getting one slug.
 async fn insert_with_unique_slug(
     txn: &DatabaseTransaction,
     draft: article::ActiveModel,
     base: &str,
 ) -> ServiceResult<article::Model> {
     const ATTEMPTS: usize = 5;
-    for attempt in 0..ATTEMPTS {
-        let slug = if attempt == 0 {
-            base.to_owned()
-        } else {
-            format!("{base}-{}", random_suffix())
-        };
+    for _ in 0..ATTEMPTS {
+        let slug = format!("{base}-{}", random_suffix());
         let mut candidate = draft.clone();
         candidate.slug = Set(slug);
         let savepoint = txn.begin().await?;

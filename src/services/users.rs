@@ -3,23 +3,41 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+    QueryTrait, Set, sea_query::Expr,
 };
 
 use super::{ServiceError, ServiceResult, now, require_viewer};
 use crate::{
-    db::entities::user::{self, Role},
+    db::entities::{
+        session,
+        user::{self, Role},
+    },
     domain::Username,
     policy::{self, Viewer},
 };
 
-/// The viewer with user id `id`, if that user still exists. Runs on every
-/// authenticated request, so it reads two columns, not the whole row.
-pub async fn viewer(db: &DatabaseConnection, id: i64) -> ServiceResult<Option<Viewer>> {
+/// The viewer with user id `id`, if that user still exists and session
+/// `session_id` of theirs is still live (not logged out, not ended by a
+/// password change or a reused refresh token). Runs on every authenticated
+/// request, so it is one statement reading two columns.
+pub async fn viewer(
+    db: &DatabaseConnection,
+    id: i64,
+    session_id: i64,
+) -> ServiceResult<Option<Viewer>> {
+    let live_session = session::Entity::find()
+        .select_only()
+        .expr(Expr::val(1))
+        .filter(session::Column::Id.eq(session_id))
+        .filter(session::Column::UserId.eq(id))
+        .filter(session::Column::RevokedAt.is_null())
+        .into_query();
     Ok(user::Entity::find_by_id(id)
         .select_only()
         .column(user::Column::Id)
         .column(user::Column::Role)
+        .filter(Expr::exists(live_session))
         .into_tuple::<(i64, Role)>()
         .one(db)
         .await?

@@ -211,21 +211,69 @@ async fn update_viewer_changes_the_profile_and_a_new_password_ends_sessions() {
     let anonymous = app.query(update, json!({ "input": { "bio": "x" } })).await;
     assert_eq!(code(&anonymous), "UNAUTHENTICATED");
 
+    // Another login of the same account, say on a stolen laptop.
+    let other = app
+        .query(
+            "mutation { login(input: { email: \"hana@example.com\", password: \"correct horse battery staple\" }) {
+                accessToken refreshToken } }",
+            json!({}),
+        )
+        .await;
+    let other = data(&other)["login"].clone();
+    // A stolen access token alone cannot change the password or the email.
+    for input in [
+        json!({ "password": "a brand new password" }),
+        json!({ "email": "thief@example.com" }),
+        json!({ "password": "a brand new password", "currentPassword": "a wrong guess here" }),
+    ] {
+        let refused = app.query_as(&hana, update, json!({ "input": input })).await;
+        assert_eq!(
+            error(&refused),
+            (
+                "BAD_USER_INPUT".to_owned(),
+                Some("currentPassword".to_owned()),
+                error(&refused).2
+            ),
+            "{input}"
+        );
+    }
+    let weak = app
+        .query_as(
+            &hana,
+            update,
+            json!({ "input": { "password": "password", "currentPassword": "correct horse battery staple" } }),
+        )
+        .await;
+    assert_eq!(error(&weak).1.as_deref(), Some("password"));
     let changed = app
         .query_as(
             &hana,
             update,
-            json!({ "input": { "password": "a brand new password" } }),
+            json!({ "input": { "password": "a brand new password",
+                "currentPassword": "correct horse battery staple" } }),
         )
         .await;
     data(&changed);
+    // The other session ends at once, its access token with it; the one
+    // that changed the password goes on.
     let refresh = app
         .query(
             "mutation($token: String!) { refreshSession(refreshToken: $token) { accessToken } }",
-            json!({ "token": hana.refresh_token }),
+            json!({ "token": other["refreshToken"] }),
         )
         .await;
     assert_eq!(code(&refresh), "UNAUTHENTICATED");
+    let (status, _) = app
+        .post(
+            other["accessToken"].as_str(),
+            json!({ "query": "{ viewer { id } }" }),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
+    let own = app
+        .query_as(&hana, "{ viewer { username } }", json!({}))
+        .await;
+    assert_eq!(data(&own)["viewer"]["username"], "hana2");
     let login = app
         .query(
             "mutation { login(input: { email: \"hana@example.com\", password: \"a brand new password\" }) {

@@ -74,11 +74,11 @@ fn corpus(user_token: &str) -> Vec<Case> {
         b"someone-else's-secret-of-32-bytes-or-more",
         chrono::Duration::minutes(15),
     )
-    .issue_access(1)
+    .issue_access(1, 1)
     .unwrap()
     .0;
     let expired = TokenKeys::new(SECRET, chrono::Duration::hours(-2))
-        .issue_access(1)
+        .issue_access(1, 1)
         .unwrap()
         .0;
     let unauthenticated = |name, token: String| Case {

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod articles;
+mod authority;
 mod authorization;
 mod binary;
 mod comments;

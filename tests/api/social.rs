@@ -170,19 +170,22 @@ async fn favorites_are_listed_most_recently_favorited_first() {
 
     let response = app
         .query(
-            "{ user(username: \"reader\") { favorites { totalCount nodes { slug } } }
-               articles(filter: { favoritedBy: \"reader\" }) { totalCount nodes { slug } } }",
+            "{ user(username: \"reader\") { favorites { totalCount nodes { title } } }
+               articles(filter: { favoritedBy: \"reader\" }) { totalCount nodes { title } } }",
             json!({}),
         )
         .await;
     let favorites = &data(&response)["user"]["favorites"];
     assert_eq!(favorites["totalCount"], 3);
-    assert_eq!(node_values(favorites, "slug"), ["first", "third", "second"]);
+    assert_eq!(
+        node_values(favorites, "title"),
+        ["First", "Third", "Second"]
+    );
     let filtered = &data(&response)["articles"];
     assert_eq!(filtered["totalCount"], 3);
-    let mut filtered = node_values(filtered, "slug");
+    let mut filtered = node_values(filtered, "title");
     filtered.sort_unstable();
-    assert_eq!(filtered, ["first", "second", "third"]);
+    assert_eq!(filtered, ["First", "Second", "Third"]);
 }
 
 #[tokio::test]
@@ -226,7 +229,7 @@ async fn feed_holds_published_articles_of_followed_authors() {
     let reader = app.register("reader").await;
     let followed = app.register("followed").await;
     let stranger = app.register("stranger").await;
-    let feed = "{ feed { totalCount nodes { slug author { username } } } }";
+    let feed = "{ feed { totalCount nodes { title author { username } } } }";
 
     assert_eq!(code(&app.query(feed, json!({})).await), "UNAUTHENTICATED");
 
@@ -243,7 +246,10 @@ async fn feed_holds_published_articles_of_followed_authors() {
     let response = app.query_as(&reader, feed, json!({})).await;
     let feed_page = &data(&response)["feed"];
     assert_eq!(feed_page["totalCount"], 2);
-    assert_eq!(node_values(feed_page, "slug"), ["newer-post", "older-post"]);
+    assert_eq!(
+        node_values(feed_page, "title"),
+        ["Newer post", "Older post"]
+    );
     assert!(
         feed_page["nodes"]
             .as_array()

@@ -1,0 +1,221 @@
+//! A credential never outlives its authority: logout and a new password end
+//! access tokens at once, and an open WebSocket is closed (4403, or 4401
+//! for an expired token) when its session ends or its user's role changes,
+//! on any instance; operations it starts are checked as HTTP requests are.
+
+use std::time::Duration;
+
+use folio::{db::entities::user::Role, services::users};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::{
+    helpers::{TestApp, code, data, error, spawn_app_with},
+    subscriptions::{Socket, open, receive, send},
+};
+
+async fn viewer_status(app: &TestApp, token: &str) -> StatusCode {
+    app.post(Some(token), json!({ "query": "{ viewer { id } }" }))
+        .await
+        .0
+}
+
+/// The close code of `socket`, within `within`.
+async fn closed_with(socket: &mut Socket, within: Duration) -> Option<u16> {
+    tokio::time::timeout(within, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the socket is closed in time")
+}
+
+async fn subscribed(app: &TestApp, token: &str) -> Socket {
+    let mut socket = open(
+        &app.address,
+        "/graphql/ws",
+        "graphql-transport-ws",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "subscription { articlePublished { id } }" } }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket
+}
+
+async fn logout(app: &TestApp, refresh_token: &str) {
+    let answer = app
+        .query(
+            "mutation($t: String!) { logout(refreshToken: $t) }",
+            json!({ "t": refresh_token }),
+        )
+        .await;
+    assert_eq!(data(&answer)["logout"], true);
+}
+
+#[tokio::test]
+async fn logout_ends_the_access_token_at_once() {
+    let app = spawn_app_with(|_| {}).await;
+    let ada = app.register("ada").await;
+    assert_eq!(viewer_status(&app, &ada.token).await, StatusCode::OK);
+    logout(&app, &ada.refresh_token).await;
+    assert_eq!(
+        viewer_status(&app, &ada.token).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_without_regard_to_case() {
+    let app = spawn_app_with(|_| {}).await;
+    let ada = app.register("ada").await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let answer = app
+            .client
+            .post(app.url("/graphql"))
+            .header("authorization", format!("{scheme} {}", ada.token))
+            .json(&json!({ "query": "{ viewer { username } }" }))
+            .send()
+            .await
+            .unwrap();
+        let answer: Value = answer.json().await.unwrap();
+        assert_eq!(data(&answer)["viewer"]["username"], "ada", "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn weak_passwords_are_refused_naming_the_field() {
+    let app = spawn_app_with(|_| {}).await;
+    for weak in ["password", "aaaaaaaa", "12345678", "iloveyou123"] {
+        let answer = app
+            .query(
+                "mutation($input: RegisterInput!) { register(input: $input) { accessToken } }",
+                json!({ "input": { "username": "weak", "email": "weak@example.com", "password": weak } }),
+            )
+            .await;
+        let (code, field, _) = error(&answer);
+        assert_eq!(
+            (code.as_str(), field.as_deref()),
+            ("BAD_USER_INPUT", Some("password")),
+            "{weak}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_socket_is_closed_when_its_session_ends_or_its_role_changes() {
+    let app = spawn_app_with(|_| {}).await;
+    let root = app.register_with_role("root", Role::Admin).await;
+    // Logout of the socket's session: 4403.
+    let ada = app.register("ada").await;
+    let mut socket = subscribed(&app, &ada.token).await;
+    logout(&app, &ada.refresh_token).await;
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(5)).await,
+        Some(4403)
+    );
+
+    // An admin demoted by another admin: 4403, and the demotion sticks.
+    let eve = app.register_with_role("eve", Role::Admin).await;
+    let mut socket = subscribed(&app, &eve.token).await;
+    let demoted = app
+        .query_as(
+            &root,
+            "mutation { setUserRole(username: \"eve\", role: USER) { role } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data(&demoted)["setUserRole"]["role"], "USER");
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(5)).await,
+        Some(4403)
+    );
+}
+
+#[tokio::test]
+async fn an_operation_on_a_socket_is_checked_like_an_http_request() {
+    let app = spawn_app_with(|_| {}).await;
+    let eve = app.register_with_role("eve", Role::Admin).await;
+    let mut socket = open(
+        &app.address,
+        "/graphql/ws",
+        "graphql-transport-ws",
+        Some(&eve.token),
+        None,
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    // Demoted where no signal reaches (as `folio user promote` does).
+    users::assign_role(&app.db, "eve", Role::User)
+        .await
+        .unwrap();
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": {
+            "query": "mutation { setUserRole(username: \"eve\", role: ADMIN) { role } }" } }),
+    )
+    .await;
+    let refused = receive(&mut socket).await;
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{refused}"
+    );
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(5)).await,
+        Some(4403)
+    );
+    let role = users::by_username(&app.db, "eve")
+        .await
+        .unwrap()
+        .unwrap()
+        .role;
+    assert_eq!(role, Role::User);
+}
+
+#[tokio::test]
+async fn a_socket_is_closed_when_its_token_expires() {
+    let app = spawn_app_with(|s| s.access_token_ttl = 2).await;
+    let ada = app.register("ada").await;
+    let mut socket = subscribed(&app, &ada.token).await;
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(6)).await,
+        Some(4401)
+    );
+}
+
+#[tokio::test]
+async fn a_logout_on_one_instance_closes_the_socket_on_another_with_redis() {
+    if !std::env::var("FOLIO_TEST_REDIS_URL").is_ok_and(|url| !url.is_empty()) {
+        return;
+    }
+    let prefix = format!("folio-test:{}:authority:", uuid::Uuid::new_v4().simple());
+    let first = spawn_app_with(|s| s.redis_prefix = prefix.clone()).await;
+    let second = first
+        .another_instance(|s| s.redis_prefix = prefix.clone())
+        .await;
+    let ada = first.register("ada").await;
+    let mut socket = subscribed(&second, &ada.token).await;
+    logout(&first, &ada.refresh_token).await;
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(5)).await,
+        Some(4403)
+    );
+    assert_eq!(
+        code(&second.query_as(&ada, "{ viewer { id } }", json!({})).await),
+        "UNAUTHENTICATED"
+    );
+}
