@@ -8,7 +8,10 @@ use std::{net::IpAddr, sync::Arc};
 
 use async_graphql::{
     Data, Request, Response, ServerError, Variables,
-    futures_util::stream::{self, BoxStream, StreamExt},
+    futures_util::{
+        future::ready,
+        stream::{self, BoxStream, StreamExt},
+    },
     parser::{parse_query, types::ExecutableDocument},
 };
 
@@ -81,7 +84,7 @@ impl Engine {
     /// Runs a query or mutation, its document attached (`attach`).
     pub async fn execute(&self, mut request: Request, caller: Caller) -> Response {
         let budget = match self.admit(&mut request, caller).await {
-            Ok(budget) => budget,
+            Ok((budget, _)) => budget,
             Err(refusal) => return self.finish(*refusal, None),
         };
         let ran = Ran::take(&mut request);
@@ -102,12 +105,37 @@ impl Engine {
         let engine = self.clone();
         stream::once(async move {
             match engine.admit(&mut request, caller).await {
-                Ok(_) => {
+                Ok((_, cost)) => {
                     let ran = Ran::take(&mut request);
                     let responses = engine
                         .schema
                         .execute_stream_with_session_data(request, session_data);
+                    let charging = engine.clone();
+                    // Admission paid for the first response; every later
+                    // one (a subscription's events) costs the subscriber
+                    // as much again, so many subscriptions started cheaply
+                    // cannot turn someone else's write into unbounded work.
+                    // Past the budget the subscription ends with the
+                    // refusal.
                     responses
+                        .enumerate()
+                        .then(move |(index, response)| {
+                            let engine = charging.clone();
+                            async move {
+                                if index == 0 {
+                                    return (response, true);
+                                }
+                                match engine.charge_event(caller, cost).await {
+                                    Ok(()) => (response, true),
+                                    Err(refusal) => (*refusal, false),
+                                }
+                            }
+                        })
+                        .scan(true, |going, (response, goes_on)| {
+                            let next = going.then_some(response);
+                            *going = goes_on;
+                            ready(next)
+                        })
                         .map(move |response| engine.finish(response, Some(&ran)))
                         .boxed()
                 }
@@ -144,20 +172,35 @@ impl Engine {
         cost
     }
 
+    /// Charges one more event of a running subscription that costs `cost`.
+    async fn charge_event(&self, caller: Caller, cost: usize) -> Result<(), Box<Response>> {
+        let Some(state) = &self.state else {
+            return Ok(());
+        };
+        match cost_limit::charge(state, caller, cost).await {
+            (_, Ok(())) => Ok(()),
+            (budget, Err(error)) => {
+                let mut response = Response::from_errors(vec![error]);
+                cost_limit::report(budget, &mut response);
+                Err(Box::new(response))
+            }
+        }
+    }
+
     /// Checks the document and charges its cost, before anything runs: the
-    /// budget to report, or the response refusing the request.
+    /// budget to report and the cost, or the response refusing the request.
     async fn admit(
         &self,
         request: &mut Request,
         caller: Caller,
-    ) -> Result<Option<Budget>, Box<Response>> {
+    ) -> Result<(Option<Budget>, usize), Box<Response>> {
         // Capped at the complexity limit, so every document the body limit
         // admits can fit a budget (which is at least that limit).
         let reading = text_cost(&request.query).min(self.limits.complexity);
         let checked = self.check(request);
         let Some(state) = &self.state else {
             return checked
-                .map(|_| None)
+                .map(|cost| (None, cost))
                 .map_err(|error| Box::new(Response::from_errors(vec![error])));
         };
         let cost = match checked {
@@ -173,7 +216,7 @@ impl Engine {
             }
         };
         match cost_limit::charge(state, caller, cost).await {
-            (budget, Ok(())) => Ok(budget),
+            (budget, Ok(())) => Ok((budget, cost)),
             (budget, Err(error)) => {
                 let mut response = Response::from_errors(vec![error]);
                 cost_limit::report(budget, &mut response);

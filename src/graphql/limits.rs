@@ -144,11 +144,7 @@ pub(super) fn check_shape(document: &ExecutableDocument, limits: &QueryLimits) -
     let mut memo = HashMap::new();
     for (_, operation) in document.operations.iter() {
         let root = &operation.node.selection_set.node;
-        let root_fields = root
-            .items
-            .iter()
-            .filter(|item| matches!(item.node, Selection::Field(_)))
-            .count();
+        let root_fields = root_fields(document, root, &mut HashMap::new(), &mut Vec::new());
         if root_fields > limits.root_fields {
             return Err(refuse(format!(
                 "an operation may select at most {} root fields (this one selects {root_fields})",
@@ -179,6 +175,42 @@ pub(super) fn check_shape(document: &ExecutableDocument, limits: &QueryLimits) -
         }
     }
     Ok(())
+}
+
+/// The root fields a selection set runs: its own fields and those its
+/// fragments (inline or spread, on the root type) bring, each fragment
+/// counted once however often it is spread, and a cycle as nothing
+/// (`walk` refuses it).
+fn root_fields<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    memo: &mut HashMap<&'a str, usize>,
+    visiting: &mut Vec<&'a str>,
+) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(fragment) => {
+                root_fields(document, &fragment.node.selection_set.node, memo, visiting)
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                if memo.contains_key(name) || visiting.contains(&name) {
+                    return 0;
+                }
+                let Some(fragment) = document.fragments.get(name) else {
+                    return 0;
+                };
+                visiting.push(name);
+                let count =
+                    root_fields(document, &fragment.node.selection_set.node, memo, visiting);
+                visiting.pop();
+                memo.insert(name, count);
+                count
+            }
+        })
+        .fold(0, usize::saturating_add)
 }
 
 /// The expanded shape of a selection set, memoising fragments. A fragment
@@ -412,6 +444,10 @@ mod tests {
     fn shape_limits() {
         assert!(shape_of("{ a b c }").is_ok());
         assert!(shape_of("{ a b c d }").is_err());
+        // Root fields inside fragments count too.
+        assert!(shape_of("{ a ... on Query { b c d } }").is_err());
+        assert!(shape_of("{ a ...F } fragment F on Query { b c d }").is_err());
+        assert!(shape_of("{ a ...F ...F } fragment F on Query { b c }").is_ok());
         assert!(shape_of("{ x { a: b c: d e: f g: h } }").is_err());
         // 2^10 expanded selections from a handful of fragments.
         let mut query = String::from("{ x { ...F0 } }");

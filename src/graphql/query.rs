@@ -7,9 +7,9 @@ use super::{
     types::{Article, Node, Tag, User},
 };
 use crate::{
-    domain::{GlobalId, NodeKind, PageRequest},
+    domain::{GlobalId, NodeKind, PageRequest, ValidationError, cursor::MAX_PAGE_SIZE},
     policy,
-    services::{ServiceError, articles, comments, tags, users},
+    services::{ServiceError, articles, tags, users},
 };
 
 pub struct QueryRoot;
@@ -20,26 +20,29 @@ impl QueryRoot {
     /// the viewer may not see it.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         let id = GlobalId::decode("id", &id).map_err(ServiceError::from)?;
-        node(ctx, id).await
+        Ok(nodes(ctx, &[id]).await?.pop().flatten())
     }
 
-    /// Refetches several objects; each entry is null when that object does not
-    /// exist or is not visible.
+    /// Refetches several objects (at most 100); each entry is null when that
+    /// object does not exist or is not visible.
     async fn nodes(
         &self,
         ctx: &Context<'_>,
         ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_IDS {
+            return Err(ServiceError::from(ValidationError::new(
+                "ids",
+                format!("at most {MAX_IDS} ids may be refetched at once"),
+            ))
+            .into());
+        }
         let ids = ids
             .iter()
             .map(|id| GlobalId::decode("ids", id))
             .collect::<Result<Vec<_>, _>>()
             .map_err(ServiceError::from)?;
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            found.push(node(ctx, id).await?);
-        }
-        Ok(found)
+        nodes(ctx, &ids).await
     }
 
     /// The logged-in user, or null when anonymous.
@@ -129,24 +132,51 @@ impl QueryRoot {
     }
 }
 
-async fn node(ctx: &Context<'_>, id: GlobalId) -> async_graphql::Result<Option<Node>> {
+/// Most ids `nodes` takes: a page's worth, as every list is capped.
+const MAX_IDS: usize = MAX_PAGE_SIZE as usize;
+
+/// The objects `ids` name, in order, each null when it does not exist or
+/// the viewer may not see it. One load per kind (and one for the articles
+/// the comments are on), however many ids.
+async fn nodes(ctx: &Context<'_>, ids: &[GlobalId]) -> async_graphql::Result<Vec<Option<Node>>> {
     let viewer = ctx.viewer();
-    Ok(match id.kind {
-        NodeKind::User => ctx
-            .loaders()
-            .users()
-            .load_one(id.id)
-            .await?
-            .map(|user| Node::User(user.into())),
-        NodeKind::Article => ctx
-            .loaders()
-            .articles()
-            .load_one(id.id)
-            .await?
-            .filter(|article| policy::can_read_article(viewer, article))
-            .map(|article| Node::Article(article.into())),
-        NodeKind::Comment => comments::visible(ctx.db(), viewer, id.id)
-            .await?
-            .map(|(comment, _)| Node::Comment(comment.into())),
-    })
+    let loaders = ctx.loaders();
+    let of_kind = |kind| {
+        ids.iter()
+            .filter(move |id| id.kind == kind)
+            .map(|id| id.id)
+            .collect::<Vec<_>>()
+    };
+    let users = loaders.users().load_many(of_kind(NodeKind::User)).await?;
+    let comments = loaders
+        .comments()
+        .load_many(of_kind(NodeKind::Comment))
+        .await?;
+    let mut article_ids = of_kind(NodeKind::Article);
+    article_ids.extend(comments.values().map(|comment| comment.article_id));
+    let articles = loaders.articles().load_many(article_ids).await?;
+    let readable = |article_id: &i64| {
+        articles
+            .get(article_id)
+            .is_some_and(|article| policy::can_read_article(viewer, article))
+    };
+    Ok(ids
+        .iter()
+        .map(|id| match id.kind {
+            NodeKind::User => users
+                .get(&id.id)
+                .cloned()
+                .map(|user| Node::User(user.into())),
+            NodeKind::Article => articles
+                .get(&id.id)
+                .filter(|article| policy::can_read_article(viewer, article))
+                .cloned()
+                .map(|article| Node::Article(article.into())),
+            NodeKind::Comment => comments
+                .get(&id.id)
+                .filter(|comment| readable(&comment.article_id))
+                .cloned()
+                .map(|comment| Node::Comment(comment.into())),
+        })
+        .collect())
 }

@@ -183,18 +183,22 @@ async fn concurrent_writers_leave_counts_equal_to_the_rows() {
         .flat_map(|outcome| &outcome.comments)
         .collect();
     assert!(!created.is_empty());
-    let listed = app
-        .query(
-            "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Comment { id body } } }",
-            json!({ "ids": created.keys().collect::<Vec<_>>() }),
-        )
-        .await;
-    for node in data(&listed)["nodes"].as_array().unwrap() {
-        assert!(node.is_object(), "a created comment is missing: {listed}");
-        assert_eq!(
-            created[&node["id"].as_str().unwrap().to_owned()],
-            node["body"].as_str().unwrap()
-        );
+    // `nodes` takes a page (100 ids) at a time.
+    let ids: Vec<&&String> = created.keys().collect();
+    for page in ids.chunks(100) {
+        let listed = app
+            .query(
+                "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Comment { id body } } }",
+                json!({ "ids": page }),
+            )
+            .await;
+        for node in data(&listed)["nodes"].as_array().unwrap() {
+            assert!(node.is_object(), "a created comment is missing: {listed}");
+            assert_eq!(
+                created[&node["id"].as_str().unwrap().to_owned()],
+                node["body"].as_str().unwrap()
+            );
+        }
     }
     assert_eq!(
         count_rows(db, "SELECT COUNT(*) FROM comments").await,

@@ -14,6 +14,7 @@ mod binary;
 mod comments;
 mod concurrent_writers;
 mod connections;
+mod cost_side_doors;
 mod database_faults;
 mod events;
 mod hardening;
