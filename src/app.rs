@@ -101,6 +101,8 @@ pub struct Application {
     router: Router,
     lifecycle: Lifecycle,
     connection_limits: http::serve::ConnectionLimits,
+    /// `/metrics` on a listener of its own, when configured.
+    metrics: Option<(TcpListener, Router)>,
     pub state: AppState,
 }
 
@@ -180,7 +182,7 @@ impl Application {
         let engine = Engine::new(
             Some(state.clone()),
             settings.query_limits(),
-            settings.introspection,
+            settings.introspection(),
         );
         let lifecycle = Lifecycle::default();
         let subscriptions = SharedSubscriptions::new(
@@ -196,18 +198,34 @@ impl Application {
             connections: lifecycle.connections.clone(),
             subscriptions: subscriptions.clone(),
         });
+        // Handlers get the state by value: one reference count per request,
+        // where a copy of the state itself was a dozen and 15% of the CPU
+        // of `{ __typename }`.
+        let http_state = Arc::new(HttpState {
+            app: state.clone(),
+            engine,
+            max_batch: settings.max_batch,
+            websocket: settings.websocket.clone(),
+            lifecycle: lifecycle.clone(),
+            subscriptions,
+            exporter,
+            csrf_prevention: settings.csrf_prevention,
+            max_body_bytes: settings.max_body_bytes,
+        });
+        let metrics = match settings.metrics_bind.filter(|_| settings.metrics) {
+            Some(bind) => {
+                let listener = TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("binding the metrics listener {bind}"))?;
+                let router = Router::new()
+                    .route("/metrics", get(http::metrics::scrape))
+                    .with_state(http_state.clone());
+                Some((listener, router))
+            }
+            None => None,
+        };
         let router = router(
-            HttpState {
-                app: state.clone(),
-                engine,
-                max_batch: settings.max_batch,
-                websocket: settings.websocket.clone(),
-                lifecycle: lifecycle.clone(),
-                subscriptions,
-                exporter,
-                csrf_prevention: settings.csrf_prevention,
-                max_body_bytes: settings.max_body_bytes,
-            },
+            http_state,
             &settings,
             Edge {
                 cors: http::cross_origin::cors(&settings.allowed_origins()?),
@@ -222,6 +240,7 @@ impl Application {
             router,
             lifecycle,
             connection_limits: settings.connection_limits(),
+            metrics,
             state,
         })
     }
@@ -250,6 +269,15 @@ impl Application {
             stopping,
             connections,
         } = self.lifecycle;
+        if let Some((listener, router)) = self.metrics {
+            tracing::info!(address = %listener.local_addr()?, "metrics are served here");
+            let stopped = stopping.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stopped.cancelled().await })
+                    .await;
+            });
+        }
         let signal = stopping.clone();
         tokio::spawn(async move {
             stop.await;
@@ -285,11 +313,7 @@ async fn connect_redis(
     Ok((client, connection))
 }
 
-fn router(state: HttpState, settings: &ServeSettings, edge: Edge) -> Router {
-    // Handlers get the state by value: one reference count per request,
-    // where a copy of the state itself was a dozen and 15% of the CPU of
-    // `{ __typename }`.
-    let state = Arc::new(state);
+fn router(state: Arc<HttpState>, settings: &ServeSettings, edge: Edge) -> Router {
     let metrics = state.app.metrics.clone();
     let mut router = Router::new()
         .route(
@@ -297,14 +321,14 @@ fn router(state: HttpState, settings: &ServeSettings, edge: Edge) -> Router {
             get(http::subscriptions::get_or_upgrade).post(http::graphql::handle),
         )
         .route("/graphql/ws", get(http::subscriptions::handle))
-        .merge(if settings.playground {
+        .merge(if settings.playground() {
             http::playground::routes()
         } else {
             Router::new()
         })
         .route("/health/live", get(http::health::live))
         .route("/health/ready", get(http::health::ready))
-        .merge(if settings.metrics {
+        .merge(if settings.metrics_on_public_listener() {
             Router::new().route("/metrics", get(http::metrics::scrape))
         } else {
             Router::new()

@@ -170,14 +170,17 @@ pub struct ServeSettings {
     pub cost_window: u32,
 
     /// Answer introspection queries (`__schema`, `__type`). Tools like
-    /// GraphiQL and codegen against a live server need it; a production
-    /// deployment can turn it off (`false`) and publish `schema.graphql`.
-    #[arg(long, env = "FOLIO_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
-    pub introspection: bool,
+    /// GraphiQL and codegen against a live server need it. On in
+    /// development, off in production (publish `schema.graphql` instead).
+    /// Without it, validation errors make no "Did you mean …" suggestions
+    /// either, which would spell the schema out field by field.
+    #[arg(long, env = "FOLIO_INTROSPECTION", action = clap::ArgAction::Set)]
+    pub introspection: Option<bool>,
 
-    /// Serve the playground at `/playground` (`false`: 404).
-    #[arg(long, env = "FOLIO_PLAYGROUND", default_value_t = true, action = clap::ArgAction::Set)]
-    pub playground: bool,
+    /// Serve the playground at `/playground` (`false`: 404). On in
+    /// development, off in production.
+    #[arg(long, env = "FOLIO_PLAYGROUND", action = clap::ArgAction::Set)]
+    pub playground: Option<bool>,
 
     /// Origins whose pages may call Folio from a browser, comma-separated
     /// (`https://app.example.com,https://admin.example.com`), or `*` for any.
@@ -201,11 +204,15 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_COMPRESSION", default_value_t = true, action = clap::ArgAction::Set)]
     pub compression: bool,
 
-    /// Serve Prometheus metrics at `/metrics` (`false`: 404). Keep the
-    /// path away from the public internet: the load balancer in
-    /// `deploy/nginx` refuses it.
+    /// Serve Prometheus metrics at `/metrics` (`false`: nowhere).
     #[arg(long, env = "FOLIO_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub metrics: bool,
+
+    /// A listener of its own for `/metrics` (e.g. `127.0.0.1:9090`), kept
+    /// off the public one. In production `/metrics` is served only there;
+    /// in development also on the public listener when this is unset.
+    #[arg(long, env = "FOLIO_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
 
     /// Most connections open at once, WebSockets included; more are
     /// answered 503 and closed. Defaults to the file-descriptor limit
@@ -268,6 +275,10 @@ pub enum ConfigError {
     MissingJwtSecret,
     #[error("FOLIO_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (got {0})")]
     WeakJwtSecret(usize),
+    #[error(
+        "FOLIO_JWT_SECRET is {0}: anyone could forge tokens with it; use `openssl rand -base64 48`"
+    )]
+    GuessableJwtSecret(&'static str),
     #[error("FOLIO_ACCESS_TOKEN_TTL and FOLIO_REFRESH_TOKEN_TTL must be positive")]
     ZeroTokenLifetime,
     #[error(
@@ -369,6 +380,28 @@ impl ServeSettings {
         }
     }
 
+    fn production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+
+    /// Whether introspection is answered: as configured, else only in
+    /// development.
+    pub fn introspection(&self) -> bool {
+        self.introspection.unwrap_or(!self.production())
+    }
+
+    /// Whether the playground is served: as configured, else only in
+    /// development.
+    pub fn playground(&self) -> bool {
+        self.playground.unwrap_or(!self.production())
+    }
+
+    /// Whether the public listener serves `/metrics`: in development when
+    /// no listener of its own is configured, never in production.
+    pub fn metrics_on_public_listener(&self) -> bool {
+        self.metrics && self.metrics_bind.is_none() && !self.production()
+    }
+
     /// The request deadline, if any.
     pub fn request_timeout(&self) -> Result<Option<Duration>, ConfigError> {
         match Duration::try_from_secs_f64(self.request_timeout) {
@@ -389,6 +422,9 @@ impl ServeSettings {
             (Some(secret), _) if secret.len() < MIN_JWT_SECRET_BYTES => {
                 Err(ConfigError::WeakJwtSecret(secret.len()))
             }
+            (Some(secret), Environment::Production) if let Some(why) = guessable(secret) => {
+                Err(ConfigError::GuessableJwtSecret(why))
+            }
             (Some(secret), _) => Ok(secret.as_bytes().to_vec()),
             (None, Environment::Production) => Err(ConfigError::MissingJwtSecret),
             (None, Environment::Development) => {
@@ -401,6 +437,45 @@ impl ServeSettings {
             }
         }
     }
+}
+
+/// The secrets this repository's tests, benchmarks and examples use: public,
+/// so never fit for production.
+const PUBLISHED_SECRETS: [&str; 8] = [
+    "test-secret-that-is-at-least-32-bytes-long",
+    "client-tests-secret-of-32-bytes-or-more",
+    "soak-secret-of-at-least-32-bytes-long",
+    "benchmark-secret-of-at-least-32-bytes",
+    "comparison-secret-of-at-least-32-bytes",
+    "scale-out-test-secret-shared-by-both-instances",
+    "a-secret-of-enough-length-for-tests!",
+    "another-secret-of-enough-length!!!!",
+];
+
+/// A secret whose characters carry less than this (estimated from their
+/// frequencies: 32 × `a` carries none) is a placeholder, not a key. The
+/// estimate undercounts short random strings (32 random hex digits, 128
+/// bits, estimate at about 118), hence the margin below 128.
+const MIN_SECRET_BITS: f64 = 96.0;
+
+/// Why `secret` is guessable, if it is.
+fn guessable(secret: &str) -> Option<&'static str> {
+    if PUBLISHED_SECRETS.contains(&secret) {
+        return Some("one published in Folio's repository");
+    }
+    let mut counts = std::collections::HashMap::new();
+    for byte in secret.bytes() {
+        *counts.entry(byte).or_insert(0usize) += 1;
+    }
+    let length = secret.len() as f64;
+    let bits_per_byte: f64 = counts
+        .values()
+        .map(|&count| {
+            let p = count as f64 / length;
+            -p * p.log2()
+        })
+        .sum();
+    (bits_per_byte * length < MIN_SECRET_BITS).then_some("of too little entropy")
 }
 
 #[cfg(test)]
@@ -429,9 +504,55 @@ mod tests {
             "--environment",
             "production",
             "--jwt-secret",
-            &"k".repeat(32),
+            "9f86d081884c7d659a2feaa0c55ad015",
         ]);
         assert_eq!(strong.jwt_secret().unwrap().len(), 32);
+    }
+
+    #[test]
+    fn production_refuses_published_and_low_entropy_secrets() {
+        let with = |secret: &str| {
+            settings(&["--environment", "production", "--jwt-secret", secret]).jwt_secret()
+        };
+        for weak in [
+            "a".repeat(32),
+            " ".repeat(32),
+            "ab".repeat(20),
+            "test-secret-that-is-at-least-32-bytes-long".to_owned(),
+        ] {
+            assert!(
+                matches!(with(&weak), Err(ConfigError::GuessableJwtSecret(_))),
+                "{weak:?}"
+            );
+        }
+        // 48 random bytes in base64, and 32 in hex, are fine.
+        assert!(with("q3Vh1v0cYy5kq8rQm2o7Zt9nW4xJ6bL0pE1sD3fG5hK7jM9nB2vC4xZ6aS8dF0gH").is_ok());
+        assert!(with("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08").is_ok());
+        // Development takes what it is given.
+        assert!(
+            settings(&["--jwt-secret", &"a".repeat(32)])
+                .jwt_secret()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn production_hides_the_schema_and_the_metrics_by_default() {
+        let production = settings(&["--environment", "production"]);
+        assert!(!production.introspection() && !production.playground());
+        assert!(!production.metrics_on_public_listener());
+        let development = settings(&[]);
+        assert!(development.introspection() && development.playground());
+        assert!(development.metrics_on_public_listener());
+        let opted_in = settings(&[
+            "--environment",
+            "production",
+            "--introspection",
+            "true",
+            "--playground",
+            "true",
+        ]);
+        assert!(opted_in.introspection() && opted_in.playground());
     }
 
     #[test]

@@ -33,6 +33,8 @@ use crate::{cache::RedisStore, db::StatementCounter, http::multiplex::SharedSubs
 /// `(other)`, so clients cannot grow the metrics without bound by inventing
 /// names.
 const MAX_OPERATION_NAMES: usize = 200;
+/// Longest operation name kept as a label of its own.
+const MAX_OPERATION_NAME_BYTES: usize = 64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OperationLabels {
@@ -180,6 +182,12 @@ impl Metrics {
         let Some(name) = name else {
             return Arc::from("(anonymous)");
         };
+        // A label is kept in every scrape for the life of the process, so
+        // neither its length nor the number of them may be the client's
+        // choice: five 200 KB names made `/metrics` 20 MB.
+        if name.len() > MAX_OPERATION_NAME_BYTES {
+            return Arc::from("(long name)");
+        }
         let mut names = lock(&self.0.operation_names);
         if let Some(known) = names.get(name) {
             return known.clone();

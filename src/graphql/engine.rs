@@ -56,7 +56,8 @@ impl Engine {
             builder = builder.data(state.clone());
         }
         if !introspection {
-            builder = builder.disable_introspection();
+            // "Did you mean …" would spell out what introspection hides.
+            builder = builder.disable_introspection().disable_suggestions();
         }
         let schema = builder.finish();
         Self {

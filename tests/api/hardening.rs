@@ -73,6 +73,8 @@ async fn development_allows_any_origin_and_production_none_by_default() {
     let production = development
         .another_instance(|settings| {
             settings.environment = folio::config::Environment::Production;
+            settings.jwt_secret =
+                Some("q3Vh1v0cYy5kq8rQm2o7Zt9nW4xJ6bL0pE1sD3fG5hK7jM9nB2vC4xZ6aS8dF0gH".to_owned());
         })
         .await;
     assert_eq!(

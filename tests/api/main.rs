@@ -31,6 +31,7 @@ mod n_plus_one;
 mod pagination;
 mod persisted;
 mod playground;
+mod production;
 mod rate_limits;
 mod redis_faults;
 mod response_cache;

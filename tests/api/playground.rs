@@ -70,8 +70,8 @@ async fn the_playground_page_carries_security_headers() {
 #[tokio::test]
 async fn production_can_turn_off_the_playground_and_introspection() {
     let app = crate::helpers::spawn_app_with(|s| {
-        s.playground = false;
-        s.introspection = false;
+        s.playground = Some(false);
+        s.introspection = Some(false);
     })
     .await;
     assert_eq!(app.get("/playground").await.status(), StatusCode::NOT_FOUND);
