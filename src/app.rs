@@ -372,6 +372,9 @@ fn router(state: Arc<HttpState>, settings: &ServeSettings, edge: Edge) -> Router
         .layer(http::request_log::propagate_request_id())
         .layer(http::request_log::trace())
         .layer(http::request_log::set_request_id())
+        .layer(axum::middleware::map_request(
+            http::request_log::refuse_unplain_request_id,
+        ))
         .with_state(state)
 }
 

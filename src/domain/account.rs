@@ -29,13 +29,23 @@ impl Username {
     }
 }
 
-/// A syntactically valid address, stored lowercase.
+/// A syntactically valid address, stored lowercase in ASCII. Compatibility
+/// forms are folded first (NFKC: full-width `ａｄａ` is `ada`), and what is
+/// still not ASCII is refused, so no address can pass for another with
+/// look-alike letters of another script (Cyrillic `а` for Latin `a`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
-        let value = value.trim().to_lowercase();
+        use unicode_normalization::UnicodeNormalization;
+        let value: String = value.trim().nfkc().collect::<String>().to_lowercase();
+        if !value.is_ascii() {
+            return Err(ValidationError::new(
+                "email",
+                "email must be written in ASCII letters, digits and symbols",
+            ));
+        }
         if value.len() > 254 || !email_address::EmailAddress::is_valid(&value) {
             return Err(ValidationError::new(
                 "email",
@@ -155,6 +165,19 @@ mod tests {
         );
         for bad in ["", "no-at", "a@", "@b.c", "a b@c.d"] {
             assert!(Email::parse(bad).is_err(), "{bad} should be rejected");
+        }
+        // Full-width forms fold to ASCII; other scripts' look-alikes are
+        // refused.
+        assert_eq!(
+            Email::parse("ａｄａ@ｅｘａｍｐｌｅ.com").unwrap().as_str(),
+            "ada@example.com"
+        );
+        for look_alike in [
+            "\u{430}da@example.com",
+            "ada@ex\u{430}mple.com",
+            "ad\u{3b1}@example.com",
+        ] {
+            assert!(Email::parse(look_alike).is_err(), "{look_alike}");
         }
     }
 

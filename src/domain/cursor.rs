@@ -8,6 +8,10 @@ pub const MAX_PAGE_SIZE: u64 = 100;
 /// The page size when the client gives neither `first` nor `last`.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 
+/// 0001-01-01 and 9999-12-31 23:59:59.999999 UTC, in microseconds.
+const MIN_TIME_MICROS: i64 = -62_135_596_800_000_000;
+const MAX_TIME_MICROS: i64 = 253_402_300_799_999_999;
+
 /// The ordering value of a row, besides its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CursorKey {
@@ -73,7 +77,12 @@ impl Cursor {
             None => CursorKey::None,
             Some(("i", value)) => CursorKey::Int(value.parse().map_err(|_| invalid())?),
             Some(("t", value)) => {
-                let micros = value.parse().map_err(|_| invalid())?;
+                let micros: i64 = value.parse().map_err(|_| invalid())?;
+                // Years 1 to 9999, which every backend stores; chrono takes
+                // times Postgres refuses as out of range.
+                if !(MIN_TIME_MICROS..=MAX_TIME_MICROS).contains(&micros) {
+                    return Err(invalid());
+                }
                 CursorKey::Time(DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?)
             }
             Some(_) => return Err(invalid()),

@@ -85,7 +85,9 @@ pub fn classify(err: &mut ServerError) {
                 (code != INTERNAL_SERVER_ERROR).then(|| source.to_string()),
             )
         }
-        None if names_a_bad_request(err) => (BAD_USER_INPUT, None, Some(err.message.clone())),
+        None if names_a_bad_request(err) || is_bad_argument(err) => {
+            (BAD_USER_INPUT, None, Some(err.message.clone()))
+        }
         None => (INTERNAL_SERVER_ERROR, None, None),
     };
     if code == INTERNAL_SERVER_ERROR {
@@ -113,6 +115,13 @@ fn names_a_bad_request(err: &ServerError) -> bool {
         && (err.message.starts_with("Unknown operation named")
             || err.message.starts_with("Operation name required")
             || err.message.starts_with("Subscriptions are not supported"))
+}
+
+/// async-graphql's refusal of an argument value that does not fit its
+/// type (an `Int` outside 32 bits, say): raised while resolving, with the
+/// field's path but no source.
+fn is_bad_argument(err: &ServerError) -> bool {
+    err.source.is_none() && err.message.starts_with("Failed to parse \"")
 }
 
 /// The longest `retryAfter` among the errors, for the `Retry-After` header.

@@ -18,11 +18,25 @@ pub fn fill(
     operation: &OperationDefinition,
     types: &SchemaTypes,
 ) {
+    // Where each error's null lands: its nearest nullable position.
+    let mut targets = Vec::new();
     for error in errors.iter().filter(|error| !error.path.is_empty()) {
         let nullable = nullability(&error.path, document, operation, types);
         match nullable.iter().rposition(|nullable| *nullable) {
-            Some(last) => set_null(data, &error.path[..=last]),
-            None => *data = Value::Null,
+            Some(last) => targets.push(&error.path[..=last]),
+            None => {
+                *data = Value::Null;
+                return;
+            }
+        }
+    }
+    for target in &targets {
+        // A null landing on an ancestor takes this one with it.
+        let below_another = targets
+            .iter()
+            .any(|other| other.len() < target.len() && target.starts_with(other));
+        if !below_another {
+            set_null(data, target);
         }
     }
 }
@@ -81,7 +95,11 @@ fn field_by_key<'d>(
     found
 }
 
-/// Nulls the value at `path`, unless a parent of it is already null.
+/// Nulls the value at `path`. An object on the way that is null was nulled
+/// by async-graphql because every field it selected failed (each
+/// FORBIDDEN, say; no error's null lands on it, `fill` makes sure): it is
+/// put back, with those fields null, since a null in its place would read
+/// as "there is none".
 fn set_null(data: &mut Value, path: &[PathSegment]) {
     let Some((last, parents)) = path.split_last() else {
         return;
@@ -91,7 +109,12 @@ fn set_null(data: &mut Value, path: &[PathSegment]) {
         value = match (segment, value) {
             (PathSegment::Field(key), Value::Object(object)) => {
                 match object.get_mut(key.as_str()) {
-                    Some(inner) => inner,
+                    Some(inner) => {
+                        if *inner == Value::Null {
+                            *inner = Value::Object(Default::default());
+                        }
+                        inner
+                    }
                     None => return,
                 }
             }
@@ -134,6 +157,28 @@ mod tests {
 
     fn field(key: &str) -> PathSegment {
         PathSegment::Field(key.to_owned())
+    }
+
+    #[test]
+    fn an_object_whose_every_field_failed_stays_an_object() {
+        let types = SchemaTypes::from_sdl(&crate::graphql::sdl());
+        let query = "{ user(username: \"a\") { email role } }";
+        let document = parse_query(query).unwrap();
+        let operation = selections::operation(&document, None).unwrap();
+        let mut data = Value::from_json(serde_json::json!({ "user": null })).unwrap();
+        let errors: Vec<ServerError> = ["email", "role"]
+            .into_iter()
+            .map(|name| {
+                let mut error = ServerError::new("forbidden", None);
+                error.path = vec![field("user"), field(name)];
+                error
+            })
+            .collect();
+        fill(&mut data, &errors, &document, &operation.node, &types);
+        assert_eq!(
+            data.into_json().unwrap(),
+            serde_json::json!({ "user": { "email": null, "role": null } })
+        );
     }
 
     #[test]

@@ -193,13 +193,18 @@ impl Executor for SharingExecutor {
             match authority.holds().await {
                 Ok(true) => executor.run(request, session_data, id),
                 Ok(false) => {
-                    // The socket closes (4403); this operation hears why.
-                    authority.revoke();
+                    // This operation hears why, then the socket closes
+                    // (4403) once that answer is queued.
                     let refusal = crate::graphql::errors::coded(
                         "the credential of this connection no longer holds",
                         crate::graphql::errors::UNAUTHENTICATED,
                     );
-                    stream::once(ready(Response::from_errors(vec![refusal]))).boxed()
+                    stream::once(ready(Response::from_errors(vec![refusal])))
+                        .chain(
+                            stream::once(async move { authority.revoke() })
+                                .filter_map(|()| ready(None)),
+                        )
+                        .boxed()
                 }
                 Err(err) => {
                     let refusal = crate::graphql::errors::coded(

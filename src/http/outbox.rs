@@ -125,6 +125,9 @@ pub enum Closing {
     Drain,
     /// Drop what is queued and send a close frame.
     Close(u16, &'static str),
+    /// Write what is queued (say, the error telling why), then send a
+    /// close frame.
+    Conclude(u16, &'static str),
 }
 
 /// The task that drains a connection's queue into its socket. It runs on
@@ -166,6 +169,10 @@ async fn write(mut socket: Socket, mut queue: Queue, told: oneshot::Receiver<Clo
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, queue.write_queued(&mut socket)).await;
         }
         Ok(Closing::Close(code, reason)) => close(&mut socket, code, reason).await,
+        Ok(Closing::Conclude(code, reason)) => {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, queue.write_queued(&mut socket)).await;
+            close(&mut socket, code, reason).await;
+        }
         Err(_) => {}
     }
 }

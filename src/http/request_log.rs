@@ -17,6 +17,34 @@ use tower_http::{
 };
 use tracing::Span;
 
+/// Longest client-sent `X-Request-Id` kept.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Drops a client's `X-Request-Id` unless it is short and plain (letters,
+/// digits, `-`, `_`, `.`, `:`), so that `set_request_id` makes a new one:
+/// the id goes into every log line of the request, where quotes, spaces
+/// or newlines could forge fields or lines, and its length is the client's
+/// choice.
+pub async fn refuse_unplain_request_id(mut request: Request<Body>) -> Request<Body> {
+    let plain = |value: &[u8]| {
+        !value.is_empty()
+            && value.len() <= MAX_REQUEST_ID
+            && value
+                .iter()
+                .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(byte))
+    };
+    let headers = request.headers_mut();
+    let ids = headers.get_all("x-request-id").iter().count();
+    let keep = ids == 1
+        && headers
+            .get("x-request-id")
+            .is_some_and(|id| plain(id.as_bytes()));
+    if ids > 0 && !keep {
+        headers.remove("x-request-id");
+    }
+    request
+}
+
 pub fn set_request_id() -> SetRequestIdLayer<MakeRequestUuid> {
     SetRequestIdLayer::x_request_id(MakeRequestUuid)
 }

@@ -241,8 +241,8 @@ async fn serve(
         Ending::Idle => Closing::Close(1001, "Idle timeout"),
         // graphql-ws's codes: 4401 tells the client to refresh its token,
         // 4403 that this authority is gone.
-        Ending::Lost(Lost::Expired) => Closing::Close(4401, "Token expired"),
-        Ending::Lost(Lost::Revoked) => Closing::Close(4403, "Forbidden"),
+        Ending::Lost(Lost::Expired) => Closing::Conclude(4401, "Token expired"),
+        Ending::Lost(Lost::Revoked) => Closing::Conclude(4403, "Forbidden"),
     };
     writer.finish(closing).await;
 }

@@ -83,10 +83,14 @@ pub async fn login(
     password: &str,
     address: Option<IpAddr>,
 ) -> ServiceResult<Session> {
-    auth.throttle.begin_login(email, address).await?;
     // An unparseable email cannot belong to an account; treat it like an
     // unknown one (same error, same hashing work) rather than as bad input.
-    let found = match Email::parse(email) {
+    // The throttle counts the address as stored, so variants of one (case,
+    // full-width forms) share its budget.
+    let parsed = Email::parse(email);
+    let counted = parsed.as_ref().map_or(email, Email::as_str);
+    auth.throttle.begin_login(counted, address).await?;
+    let found = match &parsed {
         Ok(email) => {
             user::Entity::find()
                 .filter(user::Column::Email.eq(email.as_str()))
@@ -100,7 +104,7 @@ pub async fn login(
     let Some(user) = found.filter(|_| verified) else {
         return Err(ServiceError::Unauthenticated(BAD_CREDENTIALS));
     };
-    auth.throttle.login_succeeded(email, address).await;
+    auth.throttle.login_succeeded(counted, address).await;
     let txn = db::begin_write(db).await?;
     let session = start_session(&txn, auth, user).await?;
     txn.commit().await?;

@@ -25,7 +25,7 @@ use sea_orm::{
 use tokio::sync::OnceCell;
 
 use super::{ServiceError, ServiceResult};
-use crate::domain::{Cursor, CursorKey, PageRequest};
+use crate::domain::{Cursor, CursorKey, PageRequest, ValidationError};
 
 /// One page of a list, in list order, each item with its cursor.
 #[derive(Clone)]
@@ -160,6 +160,38 @@ impl<E: EntityTrait> Keyset<E> {
         }
     }
 
+    /// Refuses a cursor whose key is not of the kind this list orders by:
+    /// one forged with a number where a time belongs (or the reverse) is
+    /// the client's mistake, which the database would otherwise report as
+    /// a failed statement.
+    fn check(&self, cursor: &Cursor, field: &'static str) -> ServiceResult<()> {
+        use sea_orm::{ColumnTrait, ColumnType};
+        let fits = matches!(
+            (
+                self.key.map(|key| key.def().get_column_type().clone()),
+                cursor.key
+            ),
+            (None, CursorKey::None)
+                | (
+                    Some(
+                        ColumnType::TimestampWithTimeZone
+                            | ColumnType::Timestamp
+                            | ColumnType::DateTime
+                    ),
+                    CursorKey::Time(_),
+                )
+                | (
+                    Some(ColumnType::Integer | ColumnType::BigInteger | ColumnType::SmallInteger),
+                    CursorKey::Int(_),
+                )
+        );
+        if fits {
+            Ok(())
+        } else {
+            Err(ValidationError::new(field, format!("{field} is not a cursor of this list")).into())
+        }
+    }
+
     /// Rows strictly after `cursor` in list order (before it when `!after`).
     fn beyond(&self, cursor: &Cursor, after: bool) -> SimpleExpr {
         if after == self.descending {
@@ -184,9 +216,11 @@ where
     let total = TotalCount::Deferred(Box::new((db.clone(), select.clone().into_query())));
     let mut select = select;
     if let Some(after) = &request.after {
+        keyset.check(after, "after")?;
         select = select.filter(keyset.beyond(after, true));
     }
     if let Some(before) = &request.before {
+        keyset.check(before, "before")?;
         select = select.filter(keyset.beyond(before, false));
     }
     // A backward page is read in reverse list order, then flipped.

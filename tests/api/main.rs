@@ -11,6 +11,7 @@ mod articles;
 mod authority;
 mod authorization;
 mod binary;
+mod client_errors;
 mod comments;
 mod concurrent_writers;
 mod connections;
