@@ -70,6 +70,8 @@ pub struct HttpState {
     pub csrf_prevention: bool,
     /// The largest request body, and WebSocket message.
     pub max_body_bytes: usize,
+    /// The largest response, and WebSocket message sent.
+    pub max_response_bytes: usize,
 }
 
 /// What lets a stopping server end its long-lived connections: HTTP
@@ -189,6 +191,7 @@ impl Application {
             state.db.clone(),
             state.dataloader_delay,
             state.metrics.clone(),
+            settings.max_response_bytes,
         );
         let exporter = state.metrics.exporter(Levels {
             db: state.db.clone(),
@@ -211,6 +214,7 @@ impl Application {
             exporter,
             csrf_prevention: settings.csrf_prevention,
             max_body_bytes: settings.max_body_bytes,
+            max_response_bytes: settings.max_response_bytes,
         });
         let metrics = match settings.metrics_bind.filter(|_| settings.metrics) {
             Some(bind) => {

@@ -75,6 +75,11 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest response, in bytes, over HTTP or WebSocket; a larger one is
+    /// replaced by a BAD_USER_INPUT error saying so.
+    #[arg(long, env = "FOLIO_MAX_RESPONSE_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_response_bytes: usize,
+
     /// Deepest nesting of selections a query may have.
     #[arg(long, env = "FOLIO_MAX_DEPTH", default_value_t = 15)]
     pub max_depth: usize,

@@ -9,8 +9,14 @@ use redis::AsyncCommands;
 
 use super::RedisStore;
 
-/// The most query texts kept in process.
-const MEMORY_CAPACITY: u64 = 10_000;
+/// How many bytes of query text are kept in process.
+const MEMORY_CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The longest query text that may be registered: far above any real
+/// operation (the playground's largest is a few KiB), far below the body
+/// limit, so registrations cannot fill the store (or Redis, for a day)
+/// with megabytes each. A longer text still runs; it is just not kept.
+pub const MAX_QUERY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct PersistedQueries(Backend);
@@ -29,7 +35,10 @@ impl PersistedQueries {
     pub fn memory(ttl: Duration) -> Self {
         Self(Backend::Memory(
             Cache::builder()
-                .max_capacity(MEMORY_CAPACITY)
+                .max_capacity(MEMORY_CAPACITY_BYTES)
+                .weigher(|hash: &String, query: &Arc<str>| {
+                    u32::try_from(hash.len() + query.len()).unwrap_or(u32::MAX)
+                })
                 .time_to_live(ttl)
                 .build(),
         ))
@@ -50,8 +59,12 @@ impl PersistedQueries {
         }
     }
 
-    /// Registers `query` under `hash` (which the caller has checked).
+    /// Registers `query` under `hash` (which the caller has checked), unless
+    /// it is longer than [`MAX_QUERY_BYTES`].
     pub async fn put(&self, hash: &str, query: &str) {
+        if query.len() > MAX_QUERY_BYTES {
+            return;
+        }
         match &self.0 {
             Backend::Memory(cache) => cache.insert(hash.to_owned(), Arc::from(query)).await,
             Backend::Redis { store, ttl } => {

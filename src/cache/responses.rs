@@ -283,6 +283,18 @@ const SCOPE_TTL: Duration = Duration::from_secs(24 * 3600);
 const LONGEST_MAX_AGE: u32 = 3600;
 
 /// In process, each entry lives as long as its own max-age.
+/// How many bytes of responses the in-process cache holds: bounded in
+/// bytes, not entries, since one response can be megabytes.
+const MEMORY_CAPACITY_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What an entry costs besides its key and body (generations, scopes).
+const ENTRY_OVERHEAD_BYTES: usize = 512;
+
+/// Responses larger than this are not kept, in process or in Redis: one
+/// would push out hundreds of small ones, and a client that asks for
+/// megabytes can pay for them.
+pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
+
 struct MaxAge;
 
 impl Expiry<String, Arc<Entry>> for MaxAge {
@@ -312,7 +324,11 @@ impl ResponseCache {
     pub fn memory() -> Self {
         Self(Backend::Memory {
             entries: Cache::builder()
-                .max_capacity(10_000)
+                .max_capacity(MEMORY_CAPACITY_BYTES)
+                .weigher(|key: &String, entry: &Arc<Entry>| {
+                    u32::try_from(key.len() + entry.body.len() + ENTRY_OVERHEAD_BYTES)
+                        .unwrap_or(u32::MAX)
+                })
                 .expire_after(MaxAge)
                 .build(),
             counters: Arc::default(),
@@ -465,6 +481,9 @@ impl ResponseCache {
         max_age: u32,
         body: String,
     ) {
+        if body.len() > MAX_ENTRY_BYTES {
+            return;
+        }
         let scoped = reads.scoped_kinds();
         let mut precise = Dependencies::default();
         let mut scopes = Vec::new();

@@ -214,5 +214,15 @@ pub(super) fn validation_failed(response: &mut Response) {
     }
 }
 
+/// The error that replaces a response of `size` bytes, over `limit`.
+pub fn too_large(size: usize, limit: usize) -> ServerError {
+    coded(
+        format!(
+            "the response would be {size} bytes, more than the {limit} a response may be; select fewer fields or smaller pages"
+        ),
+        BAD_USER_INPUT,
+    )
+}
+
 /// Most errors a refused document is answered with.
 pub const MAX_VALIDATION_ERRORS: usize = 100;

@@ -182,7 +182,8 @@ pub async fn handle(
             BatchResponse::Batch(responses)
         }
     };
-    send(&headers, kind, prepare(&headers, kind, &response))
+    let prepared = prepare(&headers, kind, &response, state.max_response_bytes);
+    send(&headers, kind, prepared)
 }
 
 /// Why an operation of the request cannot run at all.
@@ -245,7 +246,7 @@ async fn through_cache(
     let single = state.engine.execute(request, caller).await;
     let outcome = outcome(&single);
     let response = BatchResponse::Single(single);
-    let prepared = prepare(headers, kind, &response);
+    let prepared = prepare(headers, kind, &response, state.max_response_bytes);
     if let (BatchResponse::Single(single), Some(generations)) = (&response, lookup.generations)
         && single.errors.is_empty()
         && single.cache_control.public
@@ -427,7 +428,34 @@ fn content_type(headers: &HeaderMap) -> &'static str {
 /// Serializes the response in the media type the client asked for. With
 /// `application/graphql-response+json`, a request that failed before
 /// execution (no `data`) is a 400, as GraphQL over HTTP specifies.
-fn prepare(headers: &HeaderMap, kind: caching::Request, response: &BatchResponse) -> Prepared {
+fn prepare(
+    headers: &HeaderMap,
+    kind: caching::Request,
+    response: &BatchResponse,
+    limit: usize,
+) -> Prepared {
+    let body = serialize(response);
+    if body.len() > limit {
+        let refusal = || Response::from_errors(vec![errors::too_large(body.len(), limit)]);
+        let refused = match response {
+            BatchResponse::Single(_) => BatchResponse::Single(refusal()),
+            BatchResponse::Batch(responses) => {
+                BatchResponse::Batch(responses.iter().map(|_| refusal()).collect())
+            }
+        };
+        let body = serialize(&refused);
+        return prepared(headers, kind, &refused, body);
+    }
+    prepared(headers, kind, response, body)
+}
+
+/// `response`, serialized as `body`, with its status and headers.
+fn prepared(
+    headers: &HeaderMap,
+    kind: caching::Request,
+    response: &BatchResponse,
+    body: String,
+) -> Prepared {
     let content_type = content_type(headers);
     let codes: Vec<&str> = match response {
         BatchResponse::Single(single) => std::slice::from_ref(single),
@@ -477,7 +505,7 @@ fn prepare(headers: &HeaderMap, kind: caching::Request, response: &BatchResponse
         content_type,
         cache_control: caching::cache_control(kind, response),
         extra_headers,
-        body: serialize(response),
+        body,
     }
 }
 

@@ -69,14 +69,21 @@ pub struct SharedSubscriptions {
     groups: Groups,
     loaders: Arc<PublicLoaders>,
     metrics: Metrics,
+    max_response_bytes: usize,
 }
 
 impl SharedSubscriptions {
-    pub fn new(db: DatabaseConnection, loader_delay: Duration, metrics: Metrics) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        loader_delay: Duration,
+        metrics: Metrics,
+        max_response_bytes: usize,
+    ) -> Self {
         Self {
             groups: Groups::default(),
             loaders: Arc::new(PublicLoaders::new(db, loader_delay)),
             metrics,
+            max_response_bytes,
         }
     }
 
@@ -103,6 +110,7 @@ impl SharedSubscriptions {
             groups: self.groups.clone(),
             connection: Arc::new(connection),
             metrics: self.metrics.clone(),
+            max_response_bytes: self.max_response_bytes,
         }
     }
 }
@@ -155,6 +163,7 @@ pub struct SharingExecutor {
     groups: Groups,
     connection: Arc<Connection>,
     metrics: Metrics,
+    max_response_bytes: usize,
 }
 
 impl Executor for SharingExecutor {
@@ -344,7 +353,7 @@ impl SharingExecutor {
                     group.clone(),
                     self.groups.clone(),
                     key.clone(),
-                    self.metrics.clone(),
+                    (self.metrics.clone(), self.max_response_bytes),
                 ));
                 *lock(&group.task) = Some(task.abort_handle());
                 (group, None)
@@ -369,10 +378,17 @@ async fn run_group(
     group: Arc<Group>,
     groups: Groups,
     key: GroupKey,
-    metrics: Metrics,
+    (metrics, max_response_bytes): (Metrics, usize),
 ) {
     while let Some(response) = results.next().await {
         let payload = match serde_json::to_string(&response) {
+            Ok(payload) if payload.len() > max_response_bytes => {
+                let refusal = Response::from_errors(vec![crate::graphql::errors::too_large(
+                    payload.len(),
+                    max_response_bytes,
+                )]);
+                serde_json::to_string(&refusal).unwrap_or_default()
+            }
             Ok(payload) => payload,
             Err(err) => {
                 tracing::error!(error = %err, "serialising a subscription result failed");

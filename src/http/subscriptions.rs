@@ -214,9 +214,11 @@ async fn serve(
                 *lock(&operation_id) = Some(id);
             }
         });
-    let protocol_sink = outbox
-        .clone()
-        .with(move |message| ready(Ok::<_, outbox::Stalled>(protocol_close(kind, message))));
+    let max_response_bytes = http.max_response_bytes;
+    let protocol_sink = outbox.clone().with(move |message| {
+        let message = bounded(protocol_close(kind, message), max_response_bytes);
+        ready(Ok::<_, outbox::Stalled>(message))
+    });
     let session = GraphQLWebSocket::new_with_pair(protocol_sink, replayed, executor, protocol)
         .with_data(data)
         .serve();
@@ -309,6 +311,33 @@ fn protocol_close(kind: WebSocketProtocols, message: Message) -> Message {
         frame.reason = frame.reason.as_str()[..end].to_owned().into();
     }
     Message::Close(Some(frame))
+}
+
+/// A message async-graphql wrote for an operation not shared with others
+/// (shared results are bounded where they are serialized), with a result
+/// over `limit` bytes replaced by the error saying so.
+fn bounded(message: Message, limit: usize) -> Message {
+    let Message::Text(text) = &message else {
+        return message;
+    };
+    if text.len() <= limit {
+        return message;
+    }
+    #[derive(serde::Deserialize)]
+    struct Addressed {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Option<serde_json::Value>,
+    }
+    let Ok(addressed) = serde_json::from_str::<Addressed>(text) else {
+        return message;
+    };
+    let refusal = async_graphql::Response::from_errors(vec![crate::graphql::errors::too_large(
+        text.len(),
+        limit,
+    )]);
+    let replaced = json!({ "type": addressed.kind, "id": addressed.id, "payload": refusal });
+    Message::Text(replaced.to_string().into())
 }
 
 /// The id of a `subscribe` (or legacy `start`) message.

@@ -138,6 +138,7 @@ pub fn settings(database_url: &str) -> ServeSettings {
         access_token_ttl: 900,
         refresh_token_ttl: 3600,
         max_body_bytes: 64 * 1024,
+        max_response_bytes: 10 * 1024 * 1024,
         login_failures_per_account: 10,
         login_failures_per_address: 100,
         // Tests register many users from one address; the throttle's own

@@ -26,6 +26,7 @@ mod http_cache;
 mod limits;
 mod linear_analysis;
 mod logs;
+mod memory_bounds;
 mod metrics;
 mod migrations;
 mod n_plus_one;
