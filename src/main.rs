@@ -6,6 +6,7 @@ use folio::{
     Application,
     config::{DatabaseSettings, LogFormat, ServeSettings},
     db::{self, entities::user::Role},
+    events::{self, Event},
     graphql,
     seed::{self, SeedSizes},
     services::users,
@@ -79,6 +80,13 @@ enum UserCommand {
         role: CliRole,
         #[command(flatten)]
         database: DatabaseSettings,
+        /// The deployment's Redis: the change is announced there, so open
+        /// sockets of the user on every instance check their authority at
+        /// once (without it they do within 30 s).
+        #[arg(long, env = "REDIS_URL")]
+        redis_url: Option<String>,
+        #[arg(long, env = "FOLIO_REDIS_PREFIX", default_value = "folio:")]
+        redis_prefix: String,
     },
 }
 
@@ -144,6 +152,8 @@ async fn main() -> anyhow::Result<()> {
                     username,
                     role,
                     database,
+                    redis_url,
+                    redis_prefix,
                 },
         } => {
             let db = db::connect(&database.database_url, 1).await?;
@@ -152,6 +162,12 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("promoting {username}"))?;
             println!("{} is now {:?}", user.username, user.role);
+            if let Some(url) = redis_url.filter(|url| !url.is_empty()) {
+                let changed = Event::AccountChanged { user_id: user.id };
+                events::publish_once(&url, &redis_prefix, changed)
+                    .await
+                    .context("announcing the change on Redis")?;
+            }
         }
     }
     Ok(())

@@ -170,6 +170,27 @@ impl EventBus {
     }
 }
 
+/// Publishes `event` once on the Redis at `url`, to the channel of the
+/// deployment whose keys start with `prefix`: for a process that serves
+/// nothing (`folio user promote`), so the instances that do hear of it.
+pub async fn publish_once(url: &str, prefix: &str, event: Event) -> redis::RedisResult<()> {
+    let client = redis::Client::open(url)?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    let payload = serde_json::to_string(&event).map_err(|err| {
+        redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "serialising the event",
+            err.to_string(),
+        ))
+    })?;
+    redis::cmd("PUBLISH")
+        .arg(format!("{prefix}events"))
+        .arg(payload)
+        .query_async::<i64>(&mut connection)
+        .await?;
+    Ok(())
+}
+
 async fn relay(client: redis::Client, channel: Arc<str>, local: Local, metrics: Metrics) {
     let mut backoff = Duration::from_millis(100);
     loop {

@@ -75,9 +75,12 @@ impl MutationRoot {
         refresh_token: String,
     ) -> Result<AuthPayload, ServiceError> {
         let state = ctx.state();
-        Ok(accounts::refresh(&state.db, &state.auth, &refresh_token)
-            .await?
-            .into())
+        let refreshed = accounts::refresh(&state.db, &state.auth, &refresh_token).await?;
+        if let accounts::Refreshed::Reused { user_id } = refreshed {
+            // Sockets of the revoked family close now, on every instance.
+            publish_event(ctx, Event::AccountChanged { user_id }).await;
+        }
+        Ok(refreshed.into_session()?.into())
     }
 
     /// Ends the session of this refresh token; false when there was none.

@@ -118,7 +118,7 @@ pub async fn refresh(
     db: &DatabaseConnection,
     auth: &AuthSettings,
     refresh_token: &str,
-) -> ServiceResult<Session> {
+) -> ServiceResult<Refreshed> {
     let hash = tokens::hash_refresh_token(refresh_token);
     let Some(current) = session::Entity::find()
         .filter(session::Column::TokenHash.eq(hash))
@@ -148,7 +148,9 @@ pub async fn refresh(
             user_id = current.user_id,
             "refresh token reuse: session family revoked"
         );
-        return Err(ServiceError::Unauthenticated(BAD_REFRESH_TOKEN));
+        return Ok(Refreshed::Reused {
+            user_id: current.user_id,
+        });
     }
     let user = user::Entity::find_by_id(current.user_id)
         .one(&txn)
@@ -156,7 +158,26 @@ pub async fn refresh(
         .ok_or(ServiceError::Unauthenticated(BAD_REFRESH_TOKEN))?;
     let session = issue(&txn, auth, user, current.family_id).await?;
     txn.commit().await?;
-    Ok(session)
+    Ok(Refreshed::Session(Box::new(session)))
+}
+
+/// What presenting a refresh token came to.
+pub enum Refreshed {
+    /// The token was current: here is the next one.
+    Session(Box<Session>),
+    /// The token had been used before, so it leaked: its whole session
+    /// family is revoked, and the client is refused.
+    Reused { user_id: i64 },
+}
+
+impl Refreshed {
+    /// The new session, or the refusal a reused token gets.
+    pub fn into_session(self) -> ServiceResult<Session> {
+        match self {
+            Self::Session(session) => Ok(*session),
+            Self::Reused { .. } => Err(ServiceError::Unauthenticated(BAD_REFRESH_TOKEN)),
+        }
+    }
 }
 
 /// Ends the session (the whole family) that `refresh_token` belongs to.

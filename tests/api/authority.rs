@@ -219,3 +219,78 @@ async fn a_logout_on_one_instance_closes_the_socket_on_another_with_redis() {
         "UNAUTHENTICATED"
     );
 }
+
+#[tokio::test]
+async fn a_legacy_protocol_socket_is_closed_too() {
+    let app = spawn_app_with(|_| {}).await;
+    let ada = app.register("ada").await;
+    let mut socket = open(
+        &app.address,
+        "/graphql/ws",
+        "graphql-ws",
+        Some(&ada.token),
+        None,
+    )
+    .await;
+    assert_eq!(receive(&mut socket).await["type"], "connection_ack");
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "start", "payload": {
+            "query": "subscription { articlePublished { id } }" } }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    logout(&app, &ada.refresh_token).await;
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(5)).await,
+        Some(4403)
+    );
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_closes_the_sockets_of_its_family() {
+    let app = spawn_app_with(|_| {}).await;
+    let ada = app.register("ada").await;
+    let refresh = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }";
+    let rotated = app.query(refresh, json!({ "t": ada.refresh_token })).await;
+    let token = data(&rotated)["refreshSession"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut socket = subscribed(&app, &token).await;
+    // The old token again: theft, so the family ends.
+    let reused = app.query(refresh, json!({ "t": ada.refresh_token })).await;
+    assert_eq!(code(&reused), "UNAUTHENTICATED");
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(5)).await,
+        Some(4403)
+    );
+}
+
+#[tokio::test]
+async fn the_cli_announces_a_role_change_to_open_sockets_with_redis() {
+    let Some(redis) = std::env::var("FOLIO_TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        return;
+    };
+    let prefix = format!("folio-test:{}:cli:", uuid::Uuid::new_v4().simple());
+    let app = spawn_app_with(|s| s.redis_prefix = prefix.clone()).await;
+    let eve = app.register_with_role("eve", Role::Admin).await;
+    let mut socket = subscribed(&app, &eve.token).await;
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_folio"))
+        .args(["user", "promote", "eve", "USER"])
+        .env("DATABASE_URL", &app.database.url)
+        .env("REDIS_URL", redis)
+        .env("FOLIO_REDIS_PREFIX", &prefix)
+        .status()
+        .await
+        .expect("folio runs");
+    assert!(status.success());
+    // Well before the 30 s check: the announcement closed it.
+    assert_eq!(
+        closed_with(&mut socket, Duration::from_secs(5)).await,
+        Some(4403)
+    );
+}
