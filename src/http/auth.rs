@@ -156,7 +156,10 @@ impl Authority {
                 },
                 _ = recheck.tick() => {}
             }
-            if let Ok(false) = self.holds().await {
+            // Boxed: every socket's task holds this future for its whole
+            // life, and the check (a database read) would make it kilobytes
+            // larger though it runs only on a signal.
+            if let Ok(false) = Box::pin(self.holds()).await {
                 return Lost::Revoked;
             }
         }

@@ -198,7 +198,10 @@ impl Executor for SharingExecutor {
         };
         let executor = self.clone();
         let authority = self.connection.authority.clone();
-        stream::once(async move {
+        // Boxed: the check (a database read) is large, and a stream of one
+        // keeps the space of its future for as long as the subscription
+        // runs; a box is freed once the check is done.
+        stream::once(Box::pin(async move {
             match authority.holds().await {
                 Ok(true) => executor.run(request, session_data, id),
                 Ok(false) => {
@@ -223,7 +226,7 @@ impl Executor for SharingExecutor {
                     stream::once(ready(Response::from_errors(vec![refusal]))).boxed()
                 }
             }
-        })
+        }))
         .flatten()
         .map(move |response| {
             let _running = &running;
