@@ -1,4 +1,4 @@
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Object, PathSegment};
 
 use super::{
     connection::{ListConnection, connection, page_request},
@@ -24,7 +24,8 @@ impl QueryRoot {
     }
 
     /// Refetches several objects (at most 100); each entry is null when that
-    /// object does not exist or is not visible.
+    /// object does not exist or is not visible, or (with a BAD_USER_INPUT
+    /// error at its index) when its id is not one.
     async fn nodes(
         &self,
         ctx: &Context<'_>,
@@ -37,12 +38,29 @@ impl QueryRoot {
             ))
             .into());
         }
-        let ids = ids
+        // A malformed id spoils its own entry, not the others: Relay's
+        // refetch reads every entry it can and the error at the bad one.
+        let decoded: Vec<Option<GlobalId>> = ids
             .iter()
-            .map(|id| GlobalId::decode("ids", id))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(ServiceError::from)?;
-        nodes(ctx, &ids).await
+            .enumerate()
+            .map(|(index, id)| match GlobalId::decode("ids", id) {
+                Ok(id) => Some(id),
+                Err(invalid) => {
+                    let error = async_graphql::Error::from(ServiceError::from(invalid))
+                        .into_server_error(ctx.item.pos);
+                    let mut error = ctx.set_error_path(error);
+                    error.path.push(PathSegment::Index(index));
+                    ctx.add_error(error);
+                    None
+                }
+            })
+            .collect();
+        let valid: Vec<GlobalId> = decoded.iter().flatten().cloned().collect();
+        let mut found = nodes(ctx, &valid).await?.into_iter();
+        Ok(decoded
+            .into_iter()
+            .map(|id| id.and_then(|_| found.next().flatten()))
+            .collect())
     }
 
     /// The logged-in user, or null when anonymous.

@@ -145,3 +145,25 @@ async fn look_alike_emails_are_folded_or_refused() {
         .await;
     assert_eq!(data(&login)["login"]["user"]["username"], "ada");
 }
+
+#[tokio::test]
+async fn a_malformed_id_in_nodes_spoils_only_its_own_entry() {
+    let app = spawn_app_with(|_| {}).await;
+    let ada = app.register("ada").await;
+    let answer = app
+        .query(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": [ada.id, "not an id", ada.id] }),
+        )
+        .await;
+    assert_eq!(
+        answer["data"]["nodes"],
+        json!([{ "id": ada.id }, null, { "id": ada.id }]),
+        "{answer}"
+    );
+    let errors = answer["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{answer}");
+    assert_eq!(errors[0]["path"], json!(["nodes", 1]));
+    assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(errors[0]["extensions"]["field"], "ids");
+}
