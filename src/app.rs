@@ -243,7 +243,7 @@ impl Application {
             listener,
             router,
             lifecycle,
-            connection_limits: settings.connection_limits(),
+            connection_limits: connection_limits(&settings),
             metrics,
             state,
         })
@@ -296,6 +296,24 @@ impl Application {
             tracing::warn!("some WebSocket connections did not close in time");
         }
         Ok(())
+    }
+}
+
+/// The bounds on connections. Raises this process's soft limit on open
+/// files to its hard limit (as nginx's `worker_rlimit_nofile` does), and by
+/// default admits as many connections as that leaves room for.
+fn connection_limits(settings: &ServeSettings) -> http::serve::ConnectionLimits {
+    // Descriptors kept for the database pool, Redis, logs and files.
+    const RESERVED: u64 = 64;
+    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let room = files.saturating_sub(RESERVED + u64::from(settings.database.db_max_connections));
+    http::serve::ConnectionLimits {
+        max_connections: settings
+            .max_connections
+            .unwrap_or_else(|| usize::try_from(room.max(1)).unwrap_or(usize::MAX)),
+        header_timeout: Duration::from_secs(settings.header_timeout.max(1)),
+        keep_alive_timeout: Duration::from_secs(settings.keep_alive_timeout.max(1)),
+        max_header_bytes: settings.max_header_bytes,
     }
 }
 

@@ -367,24 +367,6 @@ impl ServeSettings {
             .map(AllowedOrigins::List)
     }
 
-    /// The bounds on connections. Raises this process's soft limit on open
-    /// files to its hard limit (as nginx's `worker_rlimit_nofile` does),
-    /// and by default admits as many connections as that leaves room for.
-    pub fn connection_limits(&self) -> crate::http::serve::ConnectionLimits {
-        // Descriptors kept for the database pool, Redis, logs and files.
-        const RESERVED: u64 = 64;
-        let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
-        let room = files.saturating_sub(RESERVED + u64::from(self.database.db_max_connections));
-        crate::http::serve::ConnectionLimits {
-            max_connections: self
-                .max_connections
-                .unwrap_or_else(|| usize::try_from(room.max(1)).unwrap_or(usize::MAX)),
-            header_timeout: Duration::from_secs(self.header_timeout.max(1)),
-            keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout.max(1)),
-            max_header_bytes: self.max_header_bytes,
-        }
-    }
-
     fn production(&self) -> bool {
         self.environment == Environment::Production
     }
