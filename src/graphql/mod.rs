@@ -20,7 +20,10 @@ mod text;
 mod tokens;
 mod types;
 
-use async_graphql::{Request, Schema, parser::types::OperationType};
+use async_graphql::{
+    Request, Schema,
+    parser::types::{OperationType, Selection},
+};
 
 pub use engine::{Caller, Engine};
 
@@ -43,6 +46,28 @@ pub fn sdl() -> String {
 /// (execution then reports why).
 pub fn operation_type(request: &mut Request) -> Option<OperationType> {
     operation(request).map(|(_, ty)| ty)
+}
+
+/// Whether the operation `request` runs is a mutation made only of fields
+/// that need no viewer (`login`, `register`, `refreshSession`, `logout`):
+/// an expired access token sent along with it (as the usual token-refresh
+/// recipes of urql and Apollo do) need not stop it.
+pub fn needs_no_viewer(request: &mut Request) -> bool {
+    const FIELDS: [&str; 4] = ["login", "register", "refreshSession", "logout"];
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let Some(operation) = selections::operation(document, name.as_deref()) else {
+        return false;
+    };
+    let root = &operation.node.selection_set.node.items;
+    operation.node.ty == OperationType::Mutation
+        && !root.is_empty()
+        && root.iter().all(|item| {
+            matches!(&item.node, Selection::Field(field)
+                if FIELDS.contains(&field.node.name.node.as_str()))
+        })
 }
 
 /// The name of the operation `request` runs, if it has one.

@@ -22,8 +22,8 @@ use axum::{
 use crate::{
     app::{AppState, HttpState},
     graphql::{
-        Caller, RequestData, dependencies::DependencyRecorder, errors, operation_name,
-        operation_type,
+        Caller, RequestData, dependencies::DependencyRecorder, errors, needs_no_viewer,
+        operation_name, operation_type,
     },
     http::{
         auth::{self, AuthError, Credential},
@@ -76,8 +76,11 @@ pub async fn handle(
         }
     };
     let client = client_address(&state.app, peer, &headers);
-    let credential = match authenticate(&state.app, &headers).await {
-        Ok(credential) => credential,
+    // A bad or expired token is refused once the operations are known:
+    // signing in or refreshing with a stale token still attached works.
+    let (credential, stale) = match authenticate(&state.app, &headers).await {
+        Ok(credential) => (credential, None),
+        Err(rejection) if rejection.status() == StatusCode::UNAUTHORIZED => (None, Some(rejection)),
         Err(rejection) => return rejection,
     };
     let viewer = credential.map(|credential| credential.viewer);
@@ -114,6 +117,13 @@ pub async fn handle(
             Err(refusal) => Err(Unrunnable::Persisted(refusal)),
         };
         runnable.push(attached.map(|()| request));
+    }
+    if let Some(rejection) = stale
+        && !runnable
+            .iter_mut()
+            .all(|request| request.as_mut().is_ok_and(needs_no_viewer))
+    {
+        return rejection;
     }
     let names: Vec<Option<String>> = runnable
         .iter_mut()

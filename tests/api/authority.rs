@@ -294,3 +294,27 @@ async fn the_cli_announces_a_role_change_to_open_sockets_with_redis() {
         Some(4403)
     );
 }
+
+#[tokio::test]
+async fn a_stale_token_does_not_stop_a_refresh_but_stops_everything_else() {
+    let app = spawn_app_with(|s| s.access_token_ttl = 1).await;
+    let ada = app.register("ada").await;
+    // Past its lifetime and the 5 s of leeway given for clock skew.
+    tokio::time::sleep(Duration::from_millis(6500)).await;
+    // The token-refresh recipes of urql's exchange-auth and Apollo's error
+    // link send the expired token along with refreshSession.
+    let refresh = json!({
+        "query": "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }",
+        "variables": { "t": ada.refresh_token } });
+    let (status, refreshed) = app.post(Some(&ada.token), refresh.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert!(data(&refreshed)["refreshSession"]["accessToken"].is_string());
+    // Anything that reads as the viewer is still refused, alone or batched.
+    assert_eq!(
+        viewer_status(&app, &ada.token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let batch = json!([refresh, { "query": "{ viewer { id } }" }]);
+    let (status, _) = app.post(Some(&ada.token), batch).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
