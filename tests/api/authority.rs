@@ -299,8 +299,9 @@ async fn the_cli_announces_a_role_change_to_open_sockets_with_redis() {
 async fn a_stale_token_does_not_stop_a_refresh_but_stops_everything_else() {
     let app = spawn_app_with(|s| s.access_token_ttl = 1).await;
     let ada = app.register("ada").await;
-    // Past its lifetime and the 5 s of leeway given for clock skew.
-    tokio::time::sleep(Duration::from_millis(6500)).await;
+    // Past its lifetime and the 5 s of leeway given for clock skew (both
+    // counted in whole seconds).
+    tokio::time::sleep(Duration::from_millis(7500)).await;
     // The token-refresh recipes of urql's exchange-auth and Apollo's error
     // link send the expired token along with refreshSession.
     let refresh = json!({
