@@ -6,35 +6,18 @@
 use std::time::Duration;
 
 use folio::{db::entities::user::Role, services::users};
-use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
     helpers::{TestApp, code, data, error, spawn_app_with},
-    subscriptions::{Socket, open, receive, send},
+    subscriptions::{Socket, closed_with, open, receive, send},
 };
 
 async fn viewer_status(app: &TestApp, token: &str) -> StatusCode {
     app.post(Some(token), json!({ "query": "{ viewer { id } }" }))
         .await
         .0
-}
-
-/// The close code of `socket`, within `within`.
-async fn closed_with(socket: &mut Socket, within: Duration) -> Option<u16> {
-    tokio::time::timeout(within, async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return None,
-            }
-        }
-    })
-    .await
-    .expect("the socket is closed in time")
 }
 
 async fn subscribed(app: &TestApp, token: &str) -> Socket {

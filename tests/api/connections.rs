@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
     helpers::{TestApp, spawn_app_with},
-    subscriptions::{open, receive, send},
+    subscriptions::{closed_with, open, receive, send},
 };
 
 async fn connect(app: &TestApp) -> TcpStream {
@@ -150,18 +150,7 @@ async fn a_websocket_message_larger_than_a_request_body_is_refused_even_before_i
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
     let huge = "x".repeat(1024 * 1024);
     let _ = socket.send(Message::Text(huge.into())).await;
-    let closed = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => continue,
-                // A reset is a refusal too.
-                Some(Err(_)) | None => return None,
-            }
-        }
-    })
-    .await
-    .expect("closed within 5 s");
+    let closed = closed_with(&mut socket, Duration::from_secs(5)).await;
     assert!(matches!(closed, None | Some(1009)), "{closed:?}");
 }
 
@@ -174,19 +163,7 @@ async fn a_legacy_client_that_answers_nothing_is_closed_like_a_graphql_ws_one() 
         // Not reading means not answering pings at any level.
         let started = Instant::now();
         tokio::time::sleep(Duration::from_secs(4)).await;
-        // The close frame, or (when the client's late pong met a closed
-        // socket) the broken connection it left.
-        let closed = tokio::time::timeout(Duration::from_secs(5), async {
-            loop {
-                match socket.next().await {
-                    Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-                    Some(Ok(_)) => continue,
-                    Some(Err(_)) | None => return None,
-                }
-            }
-        })
-        .await
-        .expect("closed");
+        let closed = closed_with(&mut socket, Duration::from_secs(5)).await;
         assert!(
             matches!(closed, None | Some(1001)),
             "{protocol}: {closed:?}"

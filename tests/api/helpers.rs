@@ -330,6 +330,18 @@ impl TestApp {
     }
 }
 
+/// A memory figure of a process (`VmRSS`, `VmHWM`, …) from
+/// `/proc/<pid>/status`, in bytes; `pid` is `self` for this process.
+pub fn memory_of(pid: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with(&format!("{field}:")))
+        .unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
 /// The single number `sql` selects, read straight from the database.
 pub async fn count_rows(db: &DatabaseConnection, sql: &str) -> i64 {
     let statement = sea_orm::Statement::from_string(db.get_database_backend(), sql);

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    helpers::{TestApp, code, data, spawn_app_with},
+    helpers::{TestApp, code, data, memory_of, spawn_app_with},
     subscriptions::{open, receive, send},
 };
 
@@ -101,17 +101,6 @@ async fn a_persisted_query_text_past_the_cap_runs_but_is_not_kept() {
     assert_eq!(code(&by_hash), "PERSISTED_QUERY_NOT_FOUND");
 }
 
-/// The resident memory of process `pid`, in bytes.
-fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
-}
-
 /// Repeats each memory attack against the real binary, in a process of its
 /// own so nothing else moves its memory: distinct anonymous queries
 /// answering 8 MB each (each a cache candidate), and persisted-query
@@ -124,7 +113,7 @@ async fn memory_stays_flat_under_repeated_memory_attacks() {
     let database = crate::helpers::TestDatabase::create().await;
     let folio =
         crate::binary::start(&database, &[("FOLIO_MAX_BODY_BYTES", "1048576".to_owned())]).await;
-    let pid = folio.child.id().unwrap();
+    let pid = folio.child.id().unwrap().to_string();
     let client = reqwest::Client::new();
     let url = format!("{}/graphql", folio.address);
     let post = |body: Value, token: Option<String>| {
@@ -176,11 +165,11 @@ async fn memory_stays_flat_under_repeated_memory_attacks() {
     for round in 0..3 {
         attack(round).await;
     }
-    let warmed = rss(pid);
+    let warmed = memory_of(&pid, "VmRSS");
     for round in 3..23 {
         attack(round).await;
     }
-    let grown = rss(pid).saturating_sub(warmed);
+    let grown = memory_of(&pid, "VmRSS").saturating_sub(warmed);
     assert!(
         grown < 100 * 1024 * 1024,
         "RSS grew by {grown} bytes after warming"

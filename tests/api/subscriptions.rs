@@ -63,6 +63,23 @@ pub async fn open(
     socket
 }
 
+/// The code of the close frame `socket` gets within `within`, skipping
+/// messages before it; `None` when the connection broke instead (a reset,
+/// or a late pong that met a closed socket), which is a refusal too.
+pub async fn closed_with(socket: &mut Socket, within: Duration) -> Option<u16> {
+    tokio::time::timeout(within, async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the socket is closed in time")
+}
+
 /// The code the server closes the connection with, skipping messages
 /// before the close.
 pub async fn close_code(socket: &mut Socket) -> u16 {

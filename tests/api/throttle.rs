@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::header;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, code, data, error, spawn_app_with};
+use crate::helpers::{TestApp, code, data, error, memory_of, spawn_app_with};
 
 const LOGIN: &str = "mutation($email: String!, $password: String!) {
     login(input: { email: $email, password: $password }) { user { username } } }";
@@ -293,17 +293,6 @@ async fn registration_is_throttled_per_address() {
     assert_eq!(codes[4..], ["RATE_LIMITED"; 2], "{codes:?}");
 }
 
-/// The process's peak resident memory, in bytes.
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmHWM:"))
-        .unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
-}
-
 #[tokio::test]
 async fn concurrent_logins_hash_a_few_at_a_time() {
     let app = spawn_app_with(|s| {
@@ -312,7 +301,7 @@ async fn concurrent_logins_hash_a_few_at_a_time() {
     })
     .await;
     app.register("popular").await;
-    let before = peak_rss();
+    let before = memory_of("self", "VmHWM");
     let logins = (0..80).map(|_| login(&app, "popular@example.com", "wrong password!", None));
     let answers: Vec<Value> = futures_util::future::join_all(logins)
         .await
@@ -326,7 +315,7 @@ async fn concurrent_logins_hash_a_few_at_a_time() {
     );
     // Unbounded, 80 hashes of 19 MiB each ran at once (1.5 GiB); bounded
     // to one per core, they need tens of MiB.
-    let grown = peak_rss().saturating_sub(before);
+    let grown = memory_of("self", "VmHWM").saturating_sub(before);
     assert!(
         grown < 400 * 1024 * 1024,
         "peak memory grew by {grown} bytes"
