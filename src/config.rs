@@ -133,15 +133,13 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
 
-    /// How long a batch loader waits for more keys before querying, in
-    /// microseconds; every level of nesting in a query pays it once, and
-    /// tokio's timer rounds it up to whole milliseconds. 0 batches what
-    /// one execution pass asks for, which is a whole page: pages load
-    /// their items' relations with one call each (`prefetch`) or with the
-    /// page itself (joined authors). At 0 the article page's median
-    /// latency at 650 requests/s went from 5.2-5.4 ms to 3.5-3.6 ms, with
-    /// the same statements per request (also for a list with a nested page
-    /// per item) and the same throughput.
+    /// How long a loader's batch waits for more keys once it would go out,
+    /// in microseconds (tokio's timer rounds it up to whole milliseconds).
+    /// A batch goes out when the operation that opened it has nothing else
+    /// to do (`graphql::batching`), which needs no wait and holds every key
+    /// of a page at any size; a delay lets subscriptions that share loaders
+    /// batch one event's loads together, at that cost in latency for every
+    /// level of every query.
     #[arg(long, env = "FOLIO_DATALOADER_DELAY_US", default_value_t = 0)]
     pub dataloader_delay_us: u64,
 

@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 
 use async_graphql::{
-    Object, OutputType,
+    Context, Object, OutputType,
     connection::{Connection, CursorType, Edge},
 };
 
@@ -56,6 +56,14 @@ pub fn page_request(
         last,
         before.as_deref(),
     )?)
+}
+
+/// Whether the connection's items select `field`, through `nodes` or
+/// `edges { node }`.
+pub fn selects(ctx: &Context<'_>, field: &str) -> bool {
+    let selection = ctx.look_ahead();
+    selection.field("nodes").field(field).exists()
+        || selection.field("edges").field("node").field(field).exists()
 }
 
 pub fn connection<T, N: OutputType>(page: Page<T>, wrap: impl Fn(T) -> N) -> ListConnection<N> {

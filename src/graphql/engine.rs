@@ -16,7 +16,7 @@ use async_graphql::{
 };
 
 use super::{
-    FolioSchema, MutationRoot, QueryRoot, SubscriptionRoot, cost_limit,
+    FolioSchema, MutationRoot, QueryRoot, SubscriptionRoot, batching, cost_limit,
     dependencies::{self, Mutations},
     documents::ParsedDocuments,
     errors, limits, nulls,
@@ -89,7 +89,7 @@ impl Engine {
             Err(refusal) => return self.finish(*refusal, None),
         };
         let ran = Ran::take(&mut request);
-        let mut response = self.schema.execute(request).await;
+        let mut response = batching::settled(self.schema.execute(request)).await;
         cost_limit::report(budget, &mut response);
         self.finish(response, Some(&ran))
     }
@@ -108,9 +108,11 @@ impl Engine {
             match engine.admit(&mut request, caller).await {
                 Ok((_, cost)) => {
                     let ran = Ran::take(&mut request);
-                    let responses = engine
-                        .schema
-                        .execute_stream_with_session_data(request, session_data);
+                    let responses = batching::settled(
+                        engine
+                            .schema
+                            .execute_stream_with_session_data(request, session_data),
+                    );
                     let charging = engine.clone();
                     // Admission paid for the first response; every later
                     // one (a subscription's events) costs the subscriber

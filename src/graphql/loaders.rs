@@ -9,9 +9,10 @@ use std::{
     time::Duration,
 };
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::Loader;
 use sea_orm::DatabaseConnection;
 
+use super::batching::{Batcher, Key};
 use crate::{
     db::entities::{article, comment, user},
     domain::PageRequest,
@@ -33,8 +34,8 @@ pub type LoadError = Arc<ServiceError>;
 pub struct Loaders {
     public: Arc<PublicLoaders>,
     viewer_id: Option<i64>,
-    favorited: OnceLock<DataLoader<FavoritedLoader>>,
-    following: OnceLock<DataLoader<FollowingLoader>>,
+    favorited: OnceLock<Batcher<i64, FavoritedLoader>>,
+    following: OnceLock<Batcher<i64, FollowingLoader>>,
 }
 
 /// Loaders whose answers are the same for every viewer (callers apply the
@@ -43,18 +44,18 @@ pub struct Loaders {
 pub struct PublicLoaders {
     db: DatabaseConnection,
     delay: Duration,
-    users: OnceLock<DataLoader<UserLoader>>,
-    articles: OnceLock<DataLoader<ArticleLoader>>,
-    comments: OnceLock<DataLoader<CommentLoader>>,
-    tags: OnceLock<DataLoader<TagsLoader>>,
-    followers_count: OnceLock<DataLoader<FollowCountLoader>>,
-    following_count: OnceLock<DataLoader<FollowCountLoader>>,
-    comment_pages: OnceLock<DataLoader<CommentPagesLoader>>,
-    author_article_pages: OnceLock<DataLoader<AuthorArticlePagesLoader>>,
-    follower_pages: OnceLock<DataLoader<FollowPagesLoader>>,
-    following_pages: OnceLock<DataLoader<FollowPagesLoader>>,
-    favorite_pages: OnceLock<DataLoader<FavoritePagesLoader>>,
-    bodies: OnceLock<DataLoader<BodyLoader>>,
+    users: OnceLock<Batcher<i64, UserLoader>>,
+    articles: OnceLock<Batcher<i64, ArticleLoader>>,
+    comments: OnceLock<Batcher<i64, CommentLoader>>,
+    tags: OnceLock<Batcher<i64, TagsLoader>>,
+    followers_count: OnceLock<Batcher<i64, FollowCountLoader>>,
+    following_count: OnceLock<Batcher<i64, FollowCountLoader>>,
+    comment_pages: OnceLock<Batcher<FirstPage<()>, CommentPagesLoader>>,
+    author_article_pages: OnceLock<Batcher<FirstPage<ArticleOrder>, AuthorArticlePagesLoader>>,
+    follower_pages: OnceLock<Batcher<FirstPage<()>, FollowPagesLoader>>,
+    following_pages: OnceLock<Batcher<FirstPage<()>, FollowPagesLoader>>,
+    favorite_pages: OnceLock<Batcher<FirstPage<()>, FavoritePagesLoader>>,
+    bodies: OnceLock<Batcher<i64, BodyLoader>>,
 }
 
 impl std::ops::Deref for Loaders {
@@ -85,14 +86,14 @@ impl Loaders {
         &self.public
     }
 
-    pub fn favorited(&self) -> &DataLoader<FavoritedLoader> {
+    pub fn favorited(&self) -> &Batcher<i64, FavoritedLoader> {
         self.public.built(&self.favorited, |db| FavoritedLoader {
             db,
             viewer_id: self.viewer_id,
         })
     }
 
-    pub fn following(&self) -> &DataLoader<FollowingLoader> {
+    pub fn following(&self) -> &Batcher<i64, FollowingLoader> {
         self.public.built(&self.following, |db| FollowingLoader {
             db,
             viewer_id: self.viewer_id,
@@ -121,71 +122,73 @@ impl PublicLoaders {
     }
 
     /// The loader in `cell`, built over this database on first use.
-    fn built<'a, T: Send + Sync + 'static>(
+    fn built<'a, K: Key, T: Loader<K, Error = LoadError>>(
         &self,
-        cell: &'a OnceLock<DataLoader<T>>,
+        cell: &'a OnceLock<Batcher<K, T>>,
         make: impl FnOnce(DatabaseConnection) -> T,
-    ) -> &'a DataLoader<T> {
-        cell.get_or_init(|| DataLoader::new(make(self.db.clone()), tokio::spawn).delay(self.delay))
+    ) -> &'a Batcher<K, T> {
+        cell.get_or_init(|| Batcher::new(make(self.db.clone()), self.delay))
     }
 
-    pub fn users(&self) -> &DataLoader<UserLoader> {
+    pub fn users(&self) -> &Batcher<i64, UserLoader> {
         self.built(&self.users, UserLoader)
     }
 
-    pub fn articles(&self) -> &DataLoader<ArticleLoader> {
+    pub fn articles(&self) -> &Batcher<i64, ArticleLoader> {
         self.built(&self.articles, ArticleLoader)
     }
 
-    pub fn comments(&self) -> &DataLoader<CommentLoader> {
+    pub fn comments(&self) -> &Batcher<i64, CommentLoader> {
         self.built(&self.comments, CommentLoader)
     }
 
-    pub fn tags(&self) -> &DataLoader<TagsLoader> {
+    pub fn tags(&self) -> &Batcher<i64, TagsLoader> {
         self.built(&self.tags, TagsLoader)
     }
 
-    pub fn followers_count(&self) -> &DataLoader<FollowCountLoader> {
+    pub fn followers_count(&self) -> &Batcher<i64, FollowCountLoader> {
         self.built(&self.followers_count, |db| FollowCountLoader {
             db,
             side: FollowSide::Followers,
         })
     }
 
-    pub fn following_count(&self) -> &DataLoader<FollowCountLoader> {
+    pub fn following_count(&self) -> &Batcher<i64, FollowCountLoader> {
         self.built(&self.following_count, |db| FollowCountLoader {
             db,
             side: FollowSide::Following,
         })
     }
 
-    pub fn comment_pages(&self) -> &DataLoader<CommentPagesLoader> {
+    pub fn comment_pages(&self) -> &Batcher<FirstPage<()>, CommentPagesLoader> {
         self.built(&self.comment_pages, CommentPagesLoader)
     }
 
-    pub fn author_article_pages(&self) -> &DataLoader<AuthorArticlePagesLoader> {
+    pub fn author_article_pages(
+        &self,
+    ) -> &Batcher<FirstPage<ArticleOrder>, AuthorArticlePagesLoader> {
         self.built(&self.author_article_pages, AuthorArticlePagesLoader)
     }
 
-    pub fn follower_pages(&self) -> &DataLoader<FollowPagesLoader> {
+    pub fn follower_pages(&self) -> &Batcher<FirstPage<()>, FollowPagesLoader> {
         self.built(&self.follower_pages, |db| FollowPagesLoader {
             db,
             side: FollowSide::Followers,
         })
     }
 
-    pub fn following_pages(&self) -> &DataLoader<FollowPagesLoader> {
+    pub fn following_pages(&self) -> &Batcher<FirstPage<()>, FollowPagesLoader> {
         self.built(&self.following_pages, |db| FollowPagesLoader {
             db,
             side: FollowSide::Following,
         })
     }
 
-    pub fn favorite_pages(&self) -> &DataLoader<FavoritePagesLoader> {
+    pub fn favorite_pages(&self) -> &Batcher<FirstPage<()>, FavoritePagesLoader> {
         self.built(&self.favorite_pages, FavoritePagesLoader)
     }
 
-    pub fn bodies(&self) -> &DataLoader<BodyLoader> {
+    pub fn bodies(&self) -> &Batcher<i64, BodyLoader> {
         self.built(&self.bodies, BodyLoader)
     }
 }
@@ -327,7 +330,7 @@ impl<V: Copy> FirstPage<V> {
 /// pages when it is a first or last page, read on its own otherwise (a
 /// cursor belongs to one parent's list). `alone` is only awaited then.
 pub async fn page_of<L, V, T>(
-    loader: &DataLoader<L>,
+    loader: &Batcher<FirstPage<V>, L>,
     parent: i64,
     request: &PageRequest,
     variant: V,

@@ -1,5 +1,6 @@
 //! The GraphQL layer: thin types over the service layer.
 
+mod batching;
 mod connection;
 mod context;
 mod cost_limit;
@@ -12,7 +13,6 @@ pub mod limits;
 mod loaders;
 mod mutation;
 mod nulls;
-mod prefetch;
 mod query;
 mod selections;
 mod subscription;

@@ -116,7 +116,7 @@ impl QueryRoot {
         let filter = filter.unwrap_or_default().into();
         let include = Article::included(ctx);
         let page = articles::list(ctx.db(), &filter, order, &request, include).await?;
-        Article::connection(ctx, page).await
+        Ok(Article::connection(page))
     }
 
     /// Published articles by the authors the viewer follows, newest first.
@@ -134,7 +134,7 @@ impl QueryRoot {
         let request = page_request(scope, first, after, last, before)?;
         let include = Article::included(ctx);
         let page = articles::feed(ctx.db(), ctx.viewer(), &request, include).await?;
-        Article::connection(ctx, page).await
+        Ok(Article::connection(page))
     }
 
     /// Tags in use, most used first.

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{data, error, spawn_app_with},
+    helpers::{data, error, spawn_app, spawn_app_with},
     subscriptions::{self, receive_raw},
 };
 
@@ -29,7 +29,7 @@ async fn root_fields_inside_fragments_count_against_the_limit() {
 
 #[tokio::test]
 async fn nodes_load_by_kind_and_take_at_most_a_page() {
-    let app = spawn_app_with(|s| s.dataloader_delay_us = 100_000).await;
+    let app = spawn_app().await;
     let author = app.register("author").await;
     // Every kind among the first three ids, so both sizes load all three.
     let mut ids: Vec<Value> = vec![json!(author.id)];

@@ -11,7 +11,7 @@ use folio::{
     services::users,
 };
 use reqwest::{StatusCode, header};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
 /// A running server and a client for it.
@@ -74,6 +74,38 @@ impl TestDatabase {
                 }
             }
         }
+    }
+}
+
+impl TestDatabase {
+    /// How many statements Postgres itself has executed in this database
+    /// (pg_stat_statements' calls, which count each statement once it has
+    /// run); `None` on SQLite.
+    pub async fn executed(&self) -> Option<u64> {
+        let (base, name) = self.postgres.as_ref()?;
+        let admin = Database::connect(base.as_str())
+            .await
+            .expect("FOLIO_TEST_DATABASE_URL must be reachable");
+        // Concurrent tests may race to create it; whoever loses finds it.
+        let _ = admin
+            .execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            .await;
+        let row = admin
+            .query_one_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT coalesce(sum(s.calls), 0)::bigint AS calls FROM pg_stat_statements s
+                 JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1",
+                [name.clone().into()],
+            ))
+            .await
+            .expect(
+                "counting statements needs pg_stat_statements loaded: \
+                 shared_preload_libraries = 'pg_stat_statements' (.ci/run sets it)",
+            )
+            .expect("one row");
+        admin.close().await.ok();
+        let calls: i64 = row.try_get("", "calls").expect("a count");
+        Some(calls as u64)
     }
 }
 
@@ -146,7 +178,7 @@ pub fn settings(database_url: &str) -> ServeSettings {
         registrations_per_address: 10_000,
         login_window: 900,
         trust_forwarded_for: false,
-        dataloader_delay_us: 1000,
+        dataloader_delay_us: 0,
         max_depth: 15,
         max_complexity: 20_000,
         max_aliases: 50,

@@ -2,19 +2,17 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::{Comment, User, global_id};
-use futures_util::try_join;
 
 use crate::{
     cache::responses::Scope,
     db::entities::{article, user},
     domain::NodeKind,
     graphql::{
-        connection::{ListConnection, connection, page_request},
+        connection::{self, ListConnection, page_request},
         context::ContextExt,
         dependencies,
         inputs::ArticleStatus,
         loaders::page_of,
-        prefetch,
     },
     services::{
         Page, ServiceError,
@@ -27,7 +25,7 @@ pub struct Article {
     row: article::Model,
     /// Whether `row.body` holds the body; list rows leave it out.
     body_in_row: bool,
-    /// What the list this article came from loaded for all its items.
+    /// What the list this article came from read with its rows.
     prefetched: Prefetched,
 }
 
@@ -35,7 +33,6 @@ pub struct Article {
 struct Prefetched {
     author: Option<user::Model>,
     tags: Option<Vec<String>>,
-    viewer_has_favorited: Option<bool>,
 }
 
 impl From<article::Model> for Article {
@@ -56,7 +53,6 @@ impl From<Listed> for Article {
             prefetched: Prefetched {
                 author: listed.author,
                 tags: listed.tags,
-                viewer_has_favorited: None,
             },
         }
     }
@@ -73,54 +69,15 @@ impl Article {
     /// with its page.
     pub fn included(ctx: &Context<'_>) -> Include {
         Include {
-            tags: prefetch::selects(ctx, "tags"),
+            tags: connection::selects(ctx, "tags"),
         }
     }
 
-    /// A page of articles as a connection, with the relations its items
-    /// select loaded for the whole page (see `prefetch`), unless the list
-    /// read them already.
-    pub async fn connection<T: Into<Article>>(
-        ctx: &Context<'_>,
-        page: Page<T>,
-    ) -> async_graphql::Result<ListConnection<Article>> {
-        let mut page: Page<Article> = page.map(Into::into);
-        let rows = || page.items.iter().map(|(_, article)| &article.row);
-        let missing = |read: fn(&Article) -> Option<i64>| -> Vec<i64> {
-            page.items
-                .iter()
-                .filter_map(|(_, article)| read(article))
-                .collect()
-        };
-        let unknown_authors = missing(|a| a.prefetched.author.is_none().then_some(a.row.author_id));
-        let untagged = missing(|a| a.prefetched.tags.is_none().then_some(a.row.id));
-        let (authors, mut tags, mut favorited) = try_join!(
-            prefetch::load_missing(ctx, "author", |l| l.users(), unknown_authors),
-            prefetch::load_missing(ctx, "tags", |l| l.tags(), untagged),
-            prefetch::load(
-                ctx,
-                "viewerHasFavorited",
-                |l| l.favorited(),
-                rows().map(|row| row.id)
-            ),
-        )?;
-        for (_, article) in &mut page.items {
-            let (id, author_id) = (article.row.id, article.row.author_id);
-            let prefetched = &mut article.prefetched;
-            if prefetched.author.is_none() {
-                prefetched.author = authors
-                    .as_ref()
-                    .and_then(|found| found.get(&author_id).cloned());
-            }
-            if prefetched.tags.is_none() {
-                prefetched.tags = tags
-                    .as_mut()
-                    .map(|found| found.remove(&id).unwrap_or_default());
-            }
-            prefetched.viewer_has_favorited =
-                favorited.as_mut().and_then(|found| found.remove(&id));
-        }
-        Ok(connection(page, std::convert::identity))
+    /// A page of articles as a connection. What its items select beyond the
+    /// rows goes through the request's loaders, in one batch per relation
+    /// for the whole page (see `batching`).
+    pub fn connection<T: Into<Article>>(page: Page<T>) -> ListConnection<Article> {
+        connection::connection(page, Into::into)
     }
 }
 
@@ -196,9 +153,6 @@ impl Article {
     /// Whether the viewer favorited this article; false when anonymous.
     #[graphql(cache_control(private))]
     async fn viewer_has_favorited(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
-        if let Some(favorited) = self.prefetched.viewer_has_favorited {
-            return Ok(favorited);
-        }
         Ok(Box::pin(ctx.loaders().favorited().load_one(self.row.id))
             .await?
             .unwrap_or(false))

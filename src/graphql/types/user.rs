@@ -80,7 +80,7 @@ impl User {
             let alone = articles::by_author(ctx.db(), self.0.id, order, &request);
             let loader = &ctx.loaders().author_article_pages();
             let page = page_of(loader, self.0.id, &request, order, alone).await?;
-            Article::connection(ctx, page).await
+            Ok(Article::connection(page))
         })
         .await
     }
@@ -96,7 +96,7 @@ impl User {
         let request = page_request(articles::DRAFTS_SCOPE, first, after, None, None)?;
         Box::pin(async move {
             let page = articles::drafts(ctx.db(), self.viewer(ctx), self.0.id, &request).await?;
-            Article::connection(ctx, page).await
+            Ok(Article::connection(page))
         })
         .await
     }
@@ -115,7 +115,7 @@ impl User {
             let alone = social::favorites(ctx.db(), self.0.id, &request);
             let loader = &ctx.loaders().favorite_pages();
             let page = page_of(loader, self.0.id, &request, (), alone).await?;
-            Article::connection(ctx, page).await
+            Ok(Article::connection(page))
         })
         .await
     }
