@@ -359,6 +359,10 @@ fn router(state: Arc<HttpState>, settings: &ServeSettings, edge: Edge) -> Router
         .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
         .layer(axum::middleware::map_response(
             http::graphql::explain_too_large,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            settings.max_body_bytes,
+            http::body_limit::refuse_oversized,
         ));
     // Layers added later wrap the ones before.
     if let Some(deadline) = edge.timeout {
@@ -367,6 +371,7 @@ fn router(state: Arc<HttpState>, settings: &ServeSettings, edge: Edge) -> Router
             http::timeout::limit,
         ));
     }
+    router = router.layer(axum::middleware::from_fn(http::graphql::negotiate));
     if settings.compression {
         router = router.layer(
             // Level 1 of each codec: API responses are made fresh for each

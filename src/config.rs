@@ -191,9 +191,11 @@ pub struct ServeSettings {
     #[arg(long, env = "FOLIO_CORS_ORIGINS")]
     pub cors_origins: Option<String>,
 
-    /// Refuse GET operations a browser could send cross-site without a
-    /// preflight (Apollo Server's CSRF prevention): a GET must carry a
-    /// non-simple Content-Type or an `Apollo-Require-Preflight` header.
+    /// Refuse POST bodies a browser could send cross-site without a
+    /// preflight (form and text types): a POST must be declared JSON. Off,
+    /// a POST may carry its JSON as `text/plain`. GET runs only queries
+    /// either way, anonymously unless the client sent `Authorization`,
+    /// which needs a preflight cross-site (see `http::cross_origin`).
     #[arg(long, env = "FOLIO_CSRF_PREVENTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub csrf_prevention: bool,
 

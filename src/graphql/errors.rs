@@ -180,12 +180,52 @@ pub(super) fn finish(mut response: Response, metrics: Option<&Metrics>) -> Respo
 }
 
 /// A parse failure gets its code, unless a limit checked after parsing
-/// gave it its own.
+/// gave it its own, and a message of its own size: the parser's quotes the
+/// whole line it failed on, twice (the line, then a caret under it), so a
+/// 60 KB one-line document got a 120 KB answer.
 pub(super) fn parse_failed(mut err: ServerError) -> ServerError {
     if !has_code(&err) {
         set_code(&mut err, GRAPHQL_PARSE_FAILED);
+        err.message = concise_syntax_error(&err.message, err.locations.first());
     }
     err
+}
+
+/// Characters of the document shown either side of a syntax error.
+const EXCERPT_CHARS: usize = 24;
+
+/// pest's report (` --> 1:44`, the line, a caret, `= expected …`) as one
+/// line: where, what was expected, and a short excerpt around the place.
+fn concise_syntax_error(report: &str, at: Option<&async_graphql::Pos>) -> String {
+    let expected = report
+        .lines()
+        .rev()
+        .find_map(|line| line.trim_start().strip_prefix("= "))
+        .unwrap_or("unexpected input");
+    let expected: String = expected.chars().take(160).collect();
+    let Some(at) = at else {
+        return format!("syntax error: {expected}");
+    };
+    let prefix = format!("{} | ", at.line);
+    let source = report
+        .lines()
+        .find_map(|line| line.strip_prefix(prefix.as_str()));
+    let mut message = format!(
+        "syntax error at line {}, column {}: {expected}",
+        at.line, at.column
+    );
+    if let Some(source) = source {
+        let start = at.column.saturating_sub(1 + EXCERPT_CHARS);
+        let excerpt: String = source.chars().skip(start).take(2 * EXCERPT_CHARS).collect();
+        let before = if start > 0 { "…" } else { "" };
+        let after = if source.chars().count() > start + 2 * EXCERPT_CHARS {
+            "…"
+        } else {
+            ""
+        };
+        message.push_str(&format!(", near \"{before}{}{after}\"", excerpt.trim()));
+    }
+    message
 }
 
 /// Gives validation failures their code, in the response of an operation

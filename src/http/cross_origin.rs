@@ -4,16 +4,23 @@
 //! responses (and send `Authorization`); other origins get no CORS headers,
 //! so their reads fail in the browser.
 //!
-//! CSRF: a browser sends some requests cross-site without asking first
-//! (a "simple" request: GET or POST with a form or text content type and
-//! no custom headers), and those carry the user's ambient credentials.
-//! Folio authenticates with a bearer header no other site can attach, but
-//! as Apollo Server does it still refuses to run operations on such
-//! requests: a POST must be `application/json` (see `graphql`), and a GET
-//! must carry a content type that is not a simple one or a non-empty
-//! `Apollo-Require-Preflight` / `X-Apollo-Operation-Name` header, which a
-//! cross-site page can only send after a preflight this server's CORS
-//! policy answers.
+//! CSRF: a browser sends some requests cross-site without asking first (a
+//! "simple" request: GET, or POST with a form or text content type, and no
+//! custom headers), and would attach the user's cookies to them. Folio
+//! reads credentials only from the `Authorization` header, which a page on
+//! another site cannot attach without a preflight, so such a request
+//! always runs anonymously. What is left to refuse:
+//!
+//! - a GET runs queries only (mutations get 405, see `graphql`), so a
+//!   cross-site GET is an anonymous read whose answer that site cannot
+//!   read: GET queries need no preflight header, and urql's default
+//!   client, which sends them with none, works;
+//! - a POST must declare a JSON body (415 otherwise), so no page on another
+//!   site can have its visitors' browsers send mutations (an anonymous
+//!   `register` from each visitor's address, say) as a form or text post.
+//!   With CSRF prevention off (`FOLIO_CSRF_PREVENTION=false`) a POST may
+//!   also carry its JSON as one of the simple types, which spares a
+//!   cross-origin client the preflight.
 
 use std::time::Duration;
 
@@ -84,34 +91,17 @@ const SIMPLE_CONTENT_TYPES: [&str; 3] = [
     "text/plain",
 ];
 
-/// Headers whose presence proves the browser asked first.
-const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-operation-name"];
-
-/// Whether a GET could have been sent cross-site without a preflight, and
-/// so must not run (Apollo Server's rule, to the letter).
-pub fn is_simple_get(headers: &HeaderMap) -> bool {
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let essence = content_type
-            .to_str()
-            .ok()
-            .and_then(|value| value.split(';').next())
-            .map(|essence| essence.trim().to_ascii_lowercase());
-        match essence {
-            Some(essence) if SIMPLE_CONTENT_TYPES.contains(&essence.as_str()) => {}
-            // Any other type, even one that does not parse, needs a
-            // preflight to be sent cross-site.
-            _ => return false,
-        }
-    }
-    !PREFLIGHT_HEADERS
-        .iter()
-        .any(|name| headers.get(*name).is_some_and(|value| !value.is_empty()))
+/// Whether a browser could send a request with this content type
+/// cross-site without a preflight. A type that does not parse is not one.
+pub fn is_simple_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| {
+            SIMPLE_CONTENT_TYPES.contains(&essence.trim().to_ascii_lowercase().as_str())
+        })
 }
-
-pub const CSRF_REFUSAL: &str = "this operation has been blocked as a potential cross-site request \
-    forgery (CSRF): a GET must carry a Content-Type other than \
-    application/x-www-form-urlencoded, multipart/form-data or text/plain (for example \
-    application/json), or a non-empty Apollo-Require-Preflight or X-Apollo-Operation-Name header";
 
 #[cfg(test)]
 mod tests {
@@ -130,34 +120,28 @@ mod tests {
     }
 
     #[test]
-    fn gets_a_browser_could_send_unasked_are_simple() {
-        assert!(is_simple_get(&headers(&[])));
-        assert!(is_simple_get(&headers(&[("content-type", "text/plain")])));
-        assert!(is_simple_get(&headers(&[(
-            "content-type",
-            "Multipart/Form-Data; boundary=x"
-        )])));
-        assert!(is_simple_get(&headers(&[("apollo-require-preflight", "")])));
+    fn the_types_a_form_or_a_fetch_without_preflight_sends_are_simple() {
+        for simple in [
+            "text/plain",
+            "text/plain; charset=utf-8",
+            "Application/X-WWW-Form-Urlencoded",
+            "multipart/form-data; boundary=x",
+        ] {
+            assert!(
+                is_simple_content_type(&headers(&[("content-type", simple)])),
+                "{simple}"
+            );
+        }
     }
 
     #[test]
-    fn gets_that_needed_a_preflight_are_not() {
-        assert!(!is_simple_get(&headers(&[(
-            "content-type",
-            "application/json"
-        )])));
-        assert!(!is_simple_get(&headers(&[("content-type", "not a type")])));
-        assert!(!is_simple_get(&headers(&[(
-            "apollo-require-preflight",
-            "true"
-        )])));
-        assert!(!is_simple_get(&headers(&[(
-            "x-apollo-operation-name",
-            "Articles"
-        )])));
-        assert!(!is_simple_get(&headers(&[
-            ("content-type", "text/plain"),
-            ("apollo-require-preflight", "1")
-        ])));
+    fn other_types_and_none_are_not() {
+        assert!(!is_simple_content_type(&headers(&[])));
+        for other in ["application/json", "not a type", "text/html"] {
+            assert!(
+                !is_simple_content_type(&headers(&[("content-type", other)])),
+                "{other}"
+            );
+        }
     }
 }

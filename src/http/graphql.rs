@@ -42,19 +42,16 @@ pub async fn handle(
     request: Result<GraphQLBatchRequest, GraphQLRejection>,
 ) -> HttpResponse {
     let started = Instant::now();
-    // A POST carries JSON and says so (GraphQL over HTTP); this also keeps
-    // out the `text/plain` bodies browsers send cross-site without asking.
-    if method == Method::POST && !is_json(&headers) {
+    // A POST carries JSON and says so (GraphQL over HTTP), which also keeps
+    // out the form and text posts browsers send cross-site without asking
+    // (see `cross_origin`).
+    if method == Method::POST
+        && !is_json(&headers)
+        && (state.csrf_prevention || !cross_origin::is_simple_content_type(&headers))
+    {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "a POST must carry Content-Type: application/json",
-            errors::BAD_USER_INPUT,
-        );
-    }
-    if method == Method::GET && state.csrf_prevention && cross_origin::is_simple_get(&headers) {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            cross_origin::CSRF_REFUSAL,
             errors::BAD_USER_INPUT,
         );
     }
@@ -393,7 +390,7 @@ pub async fn explain_too_large(response: HttpResponse) -> HttpResponse {
     )
 }
 
-const TOO_LARGE: &str = "the request body is too large";
+pub const TOO_LARGE: &str = "the request body is too large";
 
 /// A response carrying only an error with `code`, and that code in the log.
 pub fn error_response(status: StatusCode, message: &str, code: &'static str) -> HttpResponse {
@@ -421,6 +418,31 @@ struct Prepared {
     cache_control: String,
     extra_headers: HeaderMap,
     body: String,
+}
+
+/// Every answer of `/graphql` in the media type the client accepts,
+/// refusals made before GraphQL (401, 405, 413, 415, a timeout's 503)
+/// included: Apollo Client reads the errors of a non-2xx answer only from
+/// `application/graphql-response+json`, and otherwise cannot see the
+/// `UNAUTHENTICATED` its token-refresh recipe waits for.
+pub async fn negotiate(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> HttpResponse {
+    let wanted = request.uri().path() == "/graphql"
+        && content_type(request.headers()) == GRAPHQL_RESPONSE_JSON;
+    let mut response = next.run(request).await;
+    let plain_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value == "application/json");
+    if wanted && plain_json {
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(GRAPHQL_RESPONSE_JSON),
+        );
+    }
+    response
 }
 
 fn content_type(headers: &HeaderMap) -> &'static str {

@@ -1,6 +1,7 @@
 //! HTTP endpoints around the schema.
 
 pub mod auth;
+pub mod body_limit;
 pub mod caching;
 pub mod cross_origin;
 pub mod graphql;
@@ -14,3 +15,4 @@ pub mod request_log;
 pub mod serve;
 pub mod subscriptions;
 pub mod timeout;
+pub mod ws_messages;

@@ -8,6 +8,7 @@
 //! messages and never slows anyone else down.
 
 use std::{
+    borrow::Cow,
     pin::Pin,
     sync::{
         Arc,
@@ -124,10 +125,10 @@ pub enum Closing {
     /// Write what is queued, then stop.
     Drain,
     /// Drop what is queued and send a close frame.
-    Close(u16, &'static str),
+    Close(u16, Cow<'static, str>),
     /// Write what is queued (say, the error telling why), then send a
     /// close frame.
-    Conclude(u16, &'static str),
+    Conclude(u16, Cow<'static, str>),
 }
 
 /// The task that drains a connection's queue into its socket. It runs on
@@ -179,7 +180,8 @@ async fn write(mut socket: Socket, mut queue: Queue, told: oneshot::Receiver<Clo
 
 /// Sends a close frame, giving up after [`CLOSE_TIMEOUT`] when the client
 /// is not reading.
-pub async fn close(socket: &mut Socket, code: u16, reason: &'static str) {
+pub async fn close(socket: &mut Socket, code: u16, reason: impl Into<Cow<'static, str>>) {
+    let reason: String = reason.into().into_owned();
     let frame = CloseFrame {
         code,
         reason: reason.into(),

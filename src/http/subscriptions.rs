@@ -34,6 +34,7 @@ use crate::{
         auth::{self, AuthError, Authority, Lost},
         multiplex::Connection,
         outbox::{self, Closing, Outbox, Writer, close},
+        ws_messages::Rules,
     },
 };
 
@@ -204,10 +205,20 @@ async fn serve(
     // `subscribe` here tells the executor which operation it is running.
     let heard = Arc::new(Mutex::new(Instant::now()));
     let last_heard = heard.clone();
+    // A message the protocol refuses ends what async-graphql reads, and
+    // with it the session, which then closes with the refusal.
+    let rules = Arc::new(Rules::new(kind));
+    let checking = rules.clone();
     let replayed = stream::once(ready(Ok(Message::Text(first.into()))))
         .chain(stream)
+        .inspect(move |_| *lock(&last_heard) = Instant::now())
+        .take_while(move |message| {
+            ready(match message {
+                Ok(Message::Text(text)) => checking.admit(text),
+                _ => true,
+            })
+        })
         .inspect(move |message| {
-            *lock(&last_heard) = Instant::now();
             if let Ok(Message::Text(text)) = message
                 && let Some(id) = operation_id_of(text)
             {
@@ -215,7 +226,11 @@ async fn serve(
             }
         });
     let max_response_bytes = http.max_response_bytes;
+    let sent = rules.clone();
     let protocol_sink = outbox.clone().with(move |message| {
+        if let Message::Text(text) = &message {
+            sent.sent(text);
+        }
         let message = bounded(protocol_close(kind, message), max_response_bytes);
         ready(Ok::<_, outbox::Stalled>(message))
     });
@@ -233,18 +248,21 @@ async fn serve(
         lost = authority.lost() => Ending::Lost(lost),
     };
     let closing = match ending {
-        Ending::Finished => Closing::Drain,
+        Ending::Finished => match rules.refusal() {
+            Some((code, reason)) => Closing::Close(code, reason),
+            None => Closing::Drain,
+        },
         Ending::Disconnected => return,
         Ending::Stalled => {
             tracing::info!(%peer, "dropping a subscriber that stopped reading");
-            Closing::Close(1013, "Subscriber too slow")
+            Closing::Close(1013, "Subscriber too slow".into())
         }
-        Ending::ShuttingDown => Closing::Close(1001, "Server shutting down"),
-        Ending::Idle => Closing::Close(1001, "Idle timeout"),
+        Ending::ShuttingDown => Closing::Close(1001, "Server shutting down".into()),
+        Ending::Idle => Closing::Close(1001, "Idle timeout".into()),
         // graphql-ws's codes: 4401 tells the client to refresh its token,
         // 4403 that this authority is gone.
-        Ending::Lost(Lost::Expired) => Closing::Conclude(4401, "Token expired"),
-        Ending::Lost(Lost::Revoked) => Closing::Conclude(4403, "Forbidden"),
+        Ending::Lost(Lost::Expired) => Closing::Conclude(4401, "Token expired".into()),
+        Ending::Lost(Lost::Revoked) => Closing::Conclude(4403, "Forbidden".into()),
     };
     writer.finish(closing).await;
 }

@@ -1,12 +1,14 @@
 //! Bad input gets a client error, never an internal one, and nothing the
 //! client sends can pass for something else: out-of-range numbers, forged
 //! cursors, objects whose fields are all forbidden, request ids that would
-//! forge log fields, look-alike emails.
+//! forge log fields, look-alike emails; and errors stay small.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::json;
 
-use crate::helpers::{code, data, error, spawn_app_with};
+use reqwest::StatusCode;
+
+use crate::helpers::{code, data, error, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn an_int_outside_32_bits_is_bad_input() {
@@ -166,4 +168,40 @@ async fn a_malformed_id_in_nodes_spoils_only_its_own_entry() {
     assert_eq!(errors[0]["path"], json!(["nodes", 1]));
     assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT");
     assert_eq!(errors[0]["extensions"]["field"], "ids");
+}
+
+#[tokio::test]
+async fn a_parse_error_is_small_whatever_the_document() {
+    let app = spawn_app().await;
+    // One line of 60 KB with its brace missing at the very end.
+    let long = format!(
+        "{{ articles(first: 1) {{ nodes {{ {} }} }}",
+        "title ".repeat(10_000)
+    );
+    let (status, body) = app.post(None, json!({ "query": long })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (code, _, message) = error(&body);
+    assert_eq!(code, "GRAPHQL_PARSE_FAILED");
+    assert!(message.len() < 300, "{} bytes: {message}", message.len());
+    assert!(
+        message.starts_with(&format!(
+            "syntax error at line 1, column {}",
+            long.len() + 1
+        )),
+        "{message}"
+    );
+    assert!(serde_json::to_vec(&body).unwrap().len() < 1024);
+    // A short excerpt either side of the place.
+    let (_, body) = app
+        .post(
+            None,
+            json!({ "query": "{\n  articles { nodes { title } } } }" }),
+        )
+        .await;
+    let (_, _, message) = error(&body);
+    assert_eq!(
+        message,
+        "syntax error at line 2, column 34: expected EOI or executable_definition, \
+         near \"…s { nodes { title } } } }\""
+    );
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, data, error, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, code, data, error, spawn_app, spawn_app_with};
 use crate::subscriptions::{comment, receive, watch_comments};
 
 async fn preflight(app: &TestApp, origin: &str) -> reqwest::Response {
@@ -96,33 +96,84 @@ async fn get_with(app: &TestApp, headers: &[(&str, &str)]) -> (StatusCode, Value
 }
 
 #[tokio::test]
-async fn gets_a_page_on_another_site_could_send_are_refused() {
+async fn get_queries_need_no_preflight_header_and_run_only_as_the_header_says() {
     let app = spawn_app().await;
+    // As urql's default client and a cross-site page send them: no content
+    // type, no preflight header.
     for simple in [
         vec![],
         vec![("content-type", "text/plain")],
-        vec![("content-type", "application/x-www-form-urlencoded")],
         vec![("apollo-require-preflight", "")],
     ] {
         let (status, body) = get_with(&app, &simple).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{simple:?}");
-        let (code, _, message) = error(&body);
-        assert_eq!(code, "BAD_USER_INPUT");
-        assert!(message.contains("cross-site request forgery"), "{message}");
-    }
-    for preflighted in [
-        vec![("content-type", "application/json")],
-        vec![("apollo-require-preflight", "true")],
-        vec![("x-apollo-operation-name", "Typename")],
-    ] {
-        let (status, body) = get_with(&app, &preflighted).await;
-        assert_eq!(status, StatusCode::OK, "{preflighted:?}");
+        assert_eq!(status, StatusCode::OK, "{simple:?}: {body}");
         assert_eq!(data(&body)["__typename"], "Query");
     }
+    // Credentials come from the Authorization header only (which no page
+    // on another site can attach without a preflight), never from cookies.
+    let reader = app.register("reader").await;
+    let viewer = |cookie: bool| {
+        let request = app
+            .client
+            .get(app.url("/graphql"))
+            .query(&[("query", "{ viewer { username } }")]);
+        match cookie {
+            true => request.header(header::COOKIE, format!("token={}", reader.token)),
+            false => request.header(header::AUTHORIZATION, format!("Bearer {}", reader.token)),
+        }
+        .send()
+    };
+    let with_header: Value = viewer(false).await.unwrap().json().await.unwrap();
+    assert_eq!(data(&with_header)["viewer"]["username"], "reader");
+    let with_cookie: Value = viewer(true).await.unwrap().json().await.unwrap();
+    assert_eq!(data(&with_cookie)["viewer"], Value::Null);
+    // Mutations never run over GET.
+    let mutation = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { __typename }")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mutation.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(mutation.headers()[header::ALLOW], "POST");
+}
+
+#[tokio::test]
+async fn posts_a_page_on_another_site_could_send_are_refused() {
+    let app = spawn_app().await;
+    let body = r#"{"query":"mutation { __typename }"}"#;
+    let post = |app: &TestApp, content_type: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+    };
+    for simple in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let refused = post(&app, simple).await.unwrap();
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{simple}"
+        );
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(code(&body), "BAD_USER_INPUT");
+    }
+    // The switch lets a client skip the preflight with a text/plain post.
     let open = app
         .another_instance(|settings| settings.csrf_prevention = false)
         .await;
-    assert_eq!(get_with(&open, &[]).await.0, StatusCode::OK);
+    let allowed = post(&open, "text/plain").await.unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    let allowed: Value = allowed.json().await.unwrap();
+    assert_eq!(data(&allowed)["__typename"], "Mutation");
+    let xml = post(&open, "application/xml").await.unwrap();
+    assert_eq!(xml.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
 
 #[tokio::test]

@@ -251,13 +251,10 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    /// A GraphQL GET, with the header that shows it is not a cross-site
-    /// request a browser sent without asking (as Apollo Client's
-    /// `content-type` does).
+    /// A GraphQL GET, sent as urql's default client sends it: with no
+    /// content type or preflight header.
     pub fn graphql_get(&self) -> reqwest::RequestBuilder {
-        self.client
-            .get(self.url("/graphql"))
-            .header("apollo-require-preflight", "true")
+        self.client.get(self.url("/graphql"))
     }
 
     /// GETs `path`.

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use reqwest::{StatusCode, header};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -77,6 +79,101 @@ async fn graphql_response_json_is_negotiated() {
     for error in errors {
         assert_eq!(error["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED");
     }
+}
+
+/// Apollo Client reads a non-2xx answer's errors only in this media type:
+/// a 401 in plain JSON reaches its error link without the code its
+/// token-refresh recipe looks for.
+#[tokio::test]
+async fn refusals_before_graphql_follow_accept_too() {
+    let app = spawn_app_with(|settings| settings.max_body_bytes = 1024).await;
+    let accept = |request: reqwest::RequestBuilder| {
+        request.header(header::ACCEPT, "application/graphql-response+json")
+    };
+    let cases = [
+        (
+            accept(app.client.post(app.url("/graphql")))
+                .bearer_auth("not.a.token")
+                .json(&json!({ "query": "{ viewer { id } }" })),
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHENTICATED",
+        ),
+        (
+            accept(app.client.post(app.url("/graphql")))
+                .header(header::CONTENT_TYPE, "text/plain")
+                .body("{}"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+        ),
+        (
+            accept(app.client.get(app.url("/graphql")))
+                .query(&[("query", "mutation { __typename }")]),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_USER_INPUT",
+        ),
+        (
+            accept(app.client.post(app.url("/graphql")))
+                .json(&json!({ "query": format!("{{ __typename }} #{}", "x".repeat(2048)) })),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BAD_USER_INPUT",
+        ),
+    ];
+    for (request, status, expected) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/graphql-response+json",
+            "{status}"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(code(&body), expected, "{status}");
+    }
+}
+
+/// As Python's urllib and many HTTP libraries do: the whole request is
+/// written before anything is read. The body is larger than the loopback
+/// socket buffers, so without reading it the server could not answer.
+#[tokio::test]
+async fn a_client_that_writes_its_whole_body_first_gets_its_413() {
+    use std::io::{Read, Write};
+    let app = spawn_app().await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let body = format!(
+        r#"{{"query":"{{ __typename }}","pad":"{}"}}"#,
+        "x".repeat(6 << 20)
+    );
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut socket = std::net::TcpStream::connect(address).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: folio\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        socket.write_all(head.as_bytes()).unwrap();
+        socket
+            .write_all(body.as_bytes())
+            .expect("the whole body is taken");
+        let mut answer = String::new();
+        socket
+            .read_to_string(&mut answer)
+            .expect("the answer arrives");
+        answer
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let json = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let json: Value = serde_json::from_str(json).unwrap();
+    assert_eq!(code(&json), "BAD_USER_INPUT");
+    // And the server keeps serving.
+    assert_eq!(
+        app.post(None, json!({ "query": "{ __typename }" })).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
