@@ -5,11 +5,13 @@ mod account;
 mod article;
 pub mod cursor;
 mod id;
+pub mod search;
 
 pub use account::{Bio, Email, ImageUrl, Password, Username};
 pub use article::{Body, CommentBody, Description, TagList, Title, slugify};
 pub use cursor::{Cursor, CursorKey, PageRequest};
 pub use id::{GlobalId, NodeKind};
+pub use search::SearchText;
 
 /// An input that broke a rule. `field` is the GraphQL name of the offending
 /// argument or input field, reported to the client as `extensions.field`.

@@ -7,12 +7,11 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, QueryTrait, Select, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Set, TransactionTrait,
     sea_query::{
-        Alias, DynIden, Expr, ExprTrait, Func, IntoIden, LikeExpr, OnConflict, Query,
-        SelectStatement,
+        Alias, DynIden, Expr, ExprTrait, IntoIden, OnConflict, Query, SelectStatement, SimpleExpr,
     },
 };
 
@@ -26,7 +25,7 @@ use crate::{
         self,
         entities::{article, article_tag, favorite, follow, tag, user},
     },
-    domain::{Body, CursorKey, Description, PageRequest, TagList, Title, slugify},
+    domain::{Body, CursorKey, Description, PageRequest, SearchText, TagList, Title, slugify},
     policy::{self, Viewer},
 };
 
@@ -380,22 +379,12 @@ pub async fn list(
             ),
         );
     }
-    if let Some(search) = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-        let matches = |column: article::Column| {
-            Expr::expr(Func::lower(Expr::col((article::Entity, column))))
-                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+    if let Some(search) = &filter.search {
+        let Some(search) = SearchText::parse(search) else {
+            // Nothing to look for finds nothing.
+            return Ok(Page::empty());
         };
-        select = select.filter(
-            matches(article::Column::Title)
-                .or(matches(article::Column::Description))
-                .or(matches(article::Column::Body)),
-        );
+        select = select.filter(matching(db.get_database_backend(), &search));
     }
     listed(db, select, &order.keyset(), request, true, include).await
 }
@@ -408,15 +397,30 @@ fn user_id_of(username: &str) -> SelectStatement {
         .to_owned()
 }
 
-fn escape_like(value: &str) -> String {
-    let mut escaped = String::with_capacity(value.len());
-    for c in value.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
+/// The articles `search` finds, through each backend's full-text index
+/// (see the `article_search` migration).
+fn matching(backend: DatabaseBackend, search: &SearchText) -> SimpleExpr {
+    if backend == DatabaseBackend::Postgres {
+        return Expr::cust_with_values(
+            r#""articles"."search" @@ websearch_to_tsquery('english', $1)"#,
+            [search.text()],
+        );
     }
-    escaped
+    let among = |operator: &str, expression: String| {
+        Expr::cust_with_values(
+            format!(
+                r#""articles"."id" {operator} (SELECT rowid FROM articles_search
+                    WHERE articles_search MATCH ?)"#
+            ),
+            [expression],
+        )
+    };
+    match search.fts5() {
+        (Some(required), Some(excluded)) => among("IN", format!("{required} NOT {excluded}")),
+        (Some(required), None) => among("IN", required),
+        (None, Some(excluded)) => among("NOT IN", excluded),
+        (None, None) => Expr::val(false),
+    }
 }
 
 /// Published articles by the authors the viewer follows, newest first.
@@ -807,11 +811,6 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(escape_like("100%_a\\b"), "100\\%\\_a\\\\b");
-    }
 
     #[test]
     fn each_ordering_has_its_own_cursor_scope() {

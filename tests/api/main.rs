@@ -38,6 +38,7 @@ mod rate_limits;
 mod redis_faults;
 mod response_cache;
 mod schema;
+mod search;
 mod seed;
 mod shutdown;
 mod social;
