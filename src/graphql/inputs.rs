@@ -31,6 +31,11 @@ pub enum ArticleOrderField {
     PublishedAt,
     CreatedAt,
     FavoritesCount,
+    /// Best matches of `filter.search` first (with `DESC`): words in the
+    /// title count more than in the description, and those more than in
+    /// the body. Cursors stay stable while the articles do not change.
+    /// Without a search, as `PUBLISHED_AT`.
+    Relevance,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -57,6 +62,7 @@ impl From<Option<ArticleOrder>> for articles::ArticleOrder {
                 ArticleOrderField::PublishedAt => articles::OrderField::PublishedAt,
                 ArticleOrderField::CreatedAt => articles::OrderField::CreatedAt,
                 ArticleOrderField::FavoritesCount => articles::OrderField::FavoritesCount,
+                ArticleOrderField::Relevance => articles::OrderField::Relevance,
             },
             descending: order.direction == OrderDirection::Desc,
         }

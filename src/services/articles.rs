@@ -52,6 +52,9 @@ pub enum OrderField {
     PublishedAt,
     CreatedAt,
     FavoritesCount,
+    /// How well an article matches the list's search; without one, as
+    /// `PublishedAt`.
+    Relevance,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,11 +79,21 @@ impl ArticleOrder {
             OrderField::PublishedAt => "articles:published_at",
             OrderField::CreatedAt => "articles:created_at",
             OrderField::FavoritesCount => "articles:favorites_count",
+            OrderField::Relevance => "articles:relevance",
         }
     }
 
+    /// The keyset of a list in this order; a list that is not a search
+    /// cannot be ranked, and is in `PublishedAt` order.
     fn keyset(self) -> Keyset<article::Entity> {
         let (key, cursor_key): (_, fn(&article::Model) -> CursorKey) = match self.field {
+            OrderField::Relevance => {
+                return Self {
+                    field: OrderField::PublishedAt,
+                    ..self
+                }
+                .keyset();
+            }
             // Lists hold published articles only, so published_at is set.
             OrderField::PublishedAt => (article::Column::PublishedAt, |a| {
                 CursorKey::Time(a.published_at.unwrap_or(a.created_at))
@@ -95,6 +108,7 @@ impl ArticleOrder {
         Keyset {
             scope: self.scope(),
             key: Some(key),
+            rank: None,
             id: article::Column::Id,
             descending: self.descending,
             cursor_key,
@@ -379,14 +393,24 @@ pub async fn list(
             ),
         );
     }
+    let mut keyset = order.keyset();
     if let Some(search) = &filter.search {
         let Some(search) = SearchText::parse(search) else {
             // Nothing to look for finds nothing.
             return Ok(Page::empty());
         };
-        select = select.filter(matching(db.get_database_backend(), &search));
+        let backend = db.get_database_backend();
+        select = select.filter(matching(backend, &search));
+        if order.field == OrderField::Relevance {
+            keyset = Keyset {
+                scope: order.scope(),
+                key: None,
+                rank: Some(relevance(backend, &search)),
+                ..keyset
+            };
+        }
     }
-    listed(db, select, &order.keyset(), request, true, include).await
+    listed(db, select, &keyset, request, true, include).await
 }
 
 fn user_id_of(username: &str) -> SelectStatement {
@@ -420,6 +444,29 @@ fn matching(backend: DatabaseBackend, search: &SearchText) -> SimpleExpr {
         (Some(required), None) => among("IN", required),
         (None, Some(excluded)) => among("NOT IN", excluded),
         (None, None) => Expr::val(false),
+    }
+}
+
+/// How well each article matches `search`, as an integer (higher is
+/// better; cursors hold it): Postgres's cover density rank, which weighs
+/// title over description over body through the vector's weights; SQLite's
+/// BM25 over the FTS5 table, with the same weighing by column. A search of
+/// exclusions alone ranks every article alike.
+fn relevance(backend: DatabaseBackend, search: &SearchText) -> SimpleExpr {
+    if backend == DatabaseBackend::Postgres {
+        return Expr::cust_with_values(
+            r#"(ts_rank_cd("articles"."search", websearch_to_tsquery('english', $1)) * 1000000)::bigint"#,
+            [search.text()],
+        );
+    }
+    match search.fts5().0 {
+        Some(required) => Expr::cust_with_values(
+            r#"CAST(-(SELECT bm25(articles_search, 10.0, 4.0, 1.0) FROM articles_search
+                WHERE articles_search MATCH ? AND articles_search.rowid = "articles"."id")
+                * 1000000 AS INTEGER)"#,
+            [required],
+        ),
+        None => Expr::val(0_i64),
     }
 }
 
@@ -818,6 +865,7 @@ mod tests {
             OrderField::PublishedAt,
             OrderField::CreatedAt,
             OrderField::FavoritesCount,
+            OrderField::Relevance,
         ];
         let scopes: HashSet<&str> = fields
             .into_iter()
@@ -830,6 +878,6 @@ mod tests {
             })
             .chain([DRAFTS_SCOPE])
             .collect();
-        assert_eq!(scopes.len(), 4);
+        assert_eq!(scopes.len(), fields.len() + 1);
     }
 }

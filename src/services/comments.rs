@@ -172,6 +172,7 @@ pub async fn first_pages_for_articles(
 const KEYSET: Keyset<comment::Entity> = Keyset {
     scope: SCOPE,
     key: Some(comment::Column::CreatedAt),
+    rank: None,
     id: comment::Column::Id,
     descending: false,
     cursor_key: |comment| CursorKey::Time(comment.created_at),

@@ -129,10 +129,13 @@ impl<E: EntityTrait> Row<E> for E::Model {
 }
 
 /// How a list is ordered: by `key` (when there is one) then `id`, both in the
-/// same direction; `scope` names the list in its cursors.
+/// same direction; `scope` names the list in its cursors. Instead of a
+/// column, `rank` may compute the key for each row (a search's relevance):
+/// an integer, read back from each row for its cursor.
 pub struct Keyset<E: EntityTrait> {
     pub scope: &'static str,
     pub key: Option<E::Column>,
+    pub rank: Option<SimpleExpr>,
     pub id: E::Column,
     pub descending: bool,
     pub cursor_key: fn(&E::Model) -> CursorKey,
@@ -145,9 +148,10 @@ impl<E: EntityTrait> Keyset<E> {
     }
 
     fn tuple(&self) -> SimpleExpr {
-        match self.key {
-            Some(key) => Expr::tuple([key.into_expr(), self.id.into_expr()]),
-            None => self.id.into_expr(),
+        match (&self.rank, self.key) {
+            (Some(rank), _) => Expr::tuple([rank.clone(), self.id.into_expr()]),
+            (None, Some(key)) => Expr::tuple([key.into_expr(), self.id.into_expr()]),
+            (None, None) => self.id.into_expr(),
         }
     }
 
@@ -166,25 +170,26 @@ impl<E: EntityTrait> Keyset<E> {
     /// a failed statement.
     fn check(&self, cursor: &Cursor, field: &'static str) -> ServiceResult<()> {
         use sea_orm::{ColumnTrait, ColumnType};
-        let fits = matches!(
+        let column = self.key.map(|key| key.def().get_column_type().clone());
+        let fits = match (&self.rank, column) {
+            (Some(_), _) => matches!(cursor.key, CursorKey::Int(_)),
+            (None, None) => matches!(cursor.key, CursorKey::None),
             (
-                self.key.map(|key| key.def().get_column_type().clone()),
-                cursor.key
-            ),
-            (None, CursorKey::None)
-                | (
-                    Some(
-                        ColumnType::TimestampWithTimeZone
-                            | ColumnType::Timestamp
-                            | ColumnType::DateTime
-                    ),
-                    CursorKey::Time(_),
-                )
-                | (
-                    Some(ColumnType::Integer | ColumnType::BigInteger | ColumnType::SmallInteger),
-                    CursorKey::Int(_),
-                )
-        );
+                None,
+                Some(
+                    ColumnType::TimestampWithTimeZone
+                    | ColumnType::Timestamp
+                    | ColumnType::DateTime,
+                ),
+            ) => matches!(cursor.key, CursorKey::Time(_)),
+            (
+                None,
+                Some(ColumnType::Integer | ColumnType::BigInteger | ColumnType::SmallInteger),
+            ) => {
+                matches!(cursor.key, CursorKey::Int(_))
+            }
+            (None, Some(_)) => false,
+        };
         if fits {
             Ok(())
         } else {
@@ -201,6 +206,9 @@ impl<E: EntityTrait> Keyset<E> {
         }
     }
 }
+
+/// The column a ranked list's statement computes its rank into.
+const RANK: &str = "list_rank";
 
 /// Fetches one page of `select` (already filtered to the list's rows).
 pub async fn paginate<E, R>(
@@ -229,7 +237,11 @@ where
     } else {
         Order::Asc
     };
-    if let Some(key) = keyset.key {
+    if let Some(rank) = &keyset.rank {
+        select = select
+            .expr_as(rank.clone(), RANK)
+            .order_by(rank.clone(), order.clone());
+    } else if let Some(key) = keyset.key {
         select = select.order_by(key, order.clone());
     }
     let mut statement = select
@@ -241,8 +253,14 @@ where
         .query_all(&statement)
         .await?
         .iter()
-        .map(R::read)
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|row| {
+            let rank = match keyset.rank {
+                Some(_) => Some(row.try_get::<i64>("", RANK)?),
+                None => None,
+            };
+            Ok((rank, R::read(row)?))
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
     let has_more = rows.len() as u64 > request.size;
     rows.truncate(request.size as usize);
     if request.backward {
@@ -250,7 +268,17 @@ where
     }
     let items = rows
         .into_iter()
-        .map(|row| (keyset.cursor(row.model()), row))
+        .map(|(rank, row)| {
+            let cursor = match rank {
+                Some(rank) => Cursor::new(
+                    keyset.scope,
+                    CursorKey::Int(rank),
+                    (keyset.row_id)(row.model()),
+                ),
+                None => keyset.cursor(row.model()),
+            };
+            (cursor, row)
+        })
         .collect();
     let (has_previous, has_next) = if request.backward {
         (has_more, request.before.is_some())

@@ -221,6 +221,7 @@ impl FollowSide {
         Keyset {
             scope: self.scope(),
             key: None,
+            rank: None,
             id: follow::Column::Id,
             descending: true,
             cursor_key: |_| CursorKey::None,
@@ -338,6 +339,7 @@ pub async fn first_favorite_pages(
 const FAVORITES: Keyset<favorite::Entity> = Keyset {
     scope: "favorites",
     key: None,
+    rank: None,
     id: favorite::Column::Id,
     descending: true,
     cursor_key: |_| CursorKey::None,

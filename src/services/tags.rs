@@ -21,6 +21,7 @@ pub async fn popular(
     let keyset = Keyset::<tag::Entity> {
         scope: SCOPE,
         key: Some(tag::Column::ArticleCount),
+        rank: None,
         id: tag::Column::Id,
         descending: true,
         cursor_key: |tag| CursorKey::Int(i64::from(tag.article_count)),

@@ -239,3 +239,85 @@ async fn the_migration_indexes_rows_written_before_it() {
     Migrator::up(&app.db, None).await.expect("up");
     assert_eq!(titles(&app, "aardvark").await, ["Written before search"]);
 }
+
+#[tokio::test]
+async fn relevance_puts_the_best_matches_first_with_stable_cursors() {
+    let app = uncached().await;
+    let author = app.register("writer").await;
+    // Oldest first, so newest-first order is the reverse of relevance.
+    write(
+        &app,
+        &author,
+        "Gardening in spring",
+        "Seeds",
+        "Once, tomatoes; mostly roses.",
+    )
+    .await;
+    write(
+        &app,
+        &author,
+        "Weekly notes",
+        "Tomatoes and more",
+        "Watering.",
+    )
+    .await;
+    write(
+        &app,
+        &author,
+        "Tomatoes",
+        "Growing tomatoes",
+        "Tomatoes need sun: tomatoes.",
+    )
+    .await;
+    write(&app, &author, "Unrelated", "Nothing", "Cars.").await;
+    let ranked = "query($q: String!, $first: Int, $after: String) {
+        articles(filter: { search: $q }, orderBy: { field: RELEVANCE }, first: $first, after: $after) {
+            totalCount pageInfo { hasNextPage endCursor } nodes { title } } }";
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let response = app
+            .query(ranked, json!({ "q": "tomato", "first": 1, "after": after }))
+            .await;
+        let articles = &data(&response)["articles"];
+        assert_eq!(articles["totalCount"], 3);
+        seen.extend(
+            node_values(articles, "title")
+                .into_iter()
+                .map(str::to_owned),
+        );
+        if articles["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = articles["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(seen, ["Tomatoes", "Weekly notes", "Gardening in spring"]);
+    // A cursor of one order is refused by another.
+    let newest = app
+        .query(SEARCH, json!({ "q": "tomato", "first": 1 }))
+        .await;
+    let cursor = &data(&newest)["articles"]["pageInfo"]["endCursor"];
+    let refused = app
+        .query(
+            ranked,
+            json!({ "q": "tomato", "first": 1, "after": cursor }),
+        )
+        .await;
+    assert_eq!(crate::helpers::code(&refused), "BAD_USER_INPUT");
+    // Without a search, relevance is the newest first.
+    let unranked = app
+        .query(
+            "{ articles(orderBy: { field: RELEVANCE }) { nodes { title } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        node_values(&data(&unranked)["articles"], "title"),
+        [
+            "Unrelated",
+            "Tomatoes",
+            "Weekly notes",
+            "Gardening in spring"
+        ]
+    );
+}
