@@ -21,6 +21,38 @@ async fn titles(app: &TestApp, search: &str) -> Vec<String> {
         .collect()
 }
 
+/// The titles of every page of `query` for `search`, `first` at a time,
+/// following `endCursor`; each page must count `total` matches.
+async fn every_page(
+    app: &TestApp,
+    query: &str,
+    search: &str,
+    first: usize,
+    total: u64,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let response = app
+            .query(
+                query,
+                json!({ "q": search, "first": first, "after": after }),
+            )
+            .await;
+        let articles = &data(&response)["articles"];
+        assert_eq!(articles["totalCount"], total);
+        seen.extend(
+            node_values(articles, "title")
+                .into_iter()
+                .map(str::to_owned),
+        );
+        if articles["pageInfo"]["hasNextPage"] != true {
+            return seen;
+        }
+        after = articles["pageInfo"]["endCursor"].clone();
+    }
+}
+
 async fn write(
     app: &TestApp,
     author: &Session,
@@ -167,24 +199,7 @@ async fn search_pages_keep_their_order_and_cursors() {
         )
         .await;
     }
-    let mut seen = Vec::new();
-    let mut after = Value::Null;
-    loop {
-        let response = app
-            .query(SEARCH, json!({ "q": "tokio", "first": 3, "after": after }))
-            .await;
-        let articles = &data(&response)["articles"];
-        assert_eq!(articles["totalCount"], 7);
-        seen.extend(
-            node_values(articles, "title")
-                .into_iter()
-                .map(str::to_owned),
-        );
-        if articles["pageInfo"]["hasNextPage"] != true {
-            break;
-        }
-        after = articles["pageInfo"]["endCursor"].clone();
-    }
+    let seen = every_page(&app, SEARCH, "tokio", 3, 7).await;
     // Newest first, the list's default order, each once.
     let expected: Vec<String> = (0..7).rev().map(|i| format!("Tokio note {i}")).collect();
     assert_eq!(seen, expected);
@@ -273,24 +288,7 @@ async fn relevance_puts_the_best_matches_first_with_stable_cursors() {
     let ranked = "query($q: String!, $first: Int, $after: String) {
         articles(filter: { search: $q }, orderBy: { field: RELEVANCE }, first: $first, after: $after) {
             totalCount pageInfo { hasNextPage endCursor } nodes { title } } }";
-    let mut seen = Vec::new();
-    let mut after = Value::Null;
-    loop {
-        let response = app
-            .query(ranked, json!({ "q": "tomato", "first": 1, "after": after }))
-            .await;
-        let articles = &data(&response)["articles"];
-        assert_eq!(articles["totalCount"], 3);
-        seen.extend(
-            node_values(articles, "title")
-                .into_iter()
-                .map(str::to_owned),
-        );
-        if articles["pageInfo"]["hasNextPage"] != true {
-            break;
-        }
-        after = articles["pageInfo"]["endCursor"].clone();
-    }
+    let seen = every_page(&app, ranked, "tomato", 1, 3).await;
     assert_eq!(seen, ["Tomatoes", "Weekly notes", "Gardening in spring"]);
     // A cursor of one order is refused by another.
     let newest = app
